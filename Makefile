@@ -1,0 +1,51 @@
+# Thin wrappers; the README names `make run` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+MEDCODE := $(VENV)/bin/medcode
+PYTHON ?= python3
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PG_URL ?= postgres://postgres@127.0.0.1:5432/test
+
+.PHONY: run install codebook migrate serve test test-sqlite test-postgres bench lint clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test,postgres,redis]'
+	touch $@
+
+install: $(VENV)/.installed
+
+codebook: install
+	$(MEDCODE) data build
+
+migrate: install
+	$(MEDCODE) manage migrate --noinput
+
+run: codebook migrate
+	$(MEDCODE) serve --host $(HOST) --port $(PORT)
+
+serve: install
+	$(MEDCODE) serve --host $(HOST) --port $(PORT)
+
+# The whole suite on SQLite, then again on PostgreSQL when one is reachable.
+test: install
+	$(MAKE) test-sqlite
+	@if $(PY) -c "import psycopg; psycopg.connect('$(PG_URL)', connect_timeout=3).close()" 2>/dev/null; then \
+		$(MAKE) test-postgres; \
+	else \
+		echo "PostgreSQL not reachable at $(PG_URL): skipped the PostgreSQL run"; \
+	fi
+
+test-sqlite: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-postgres: install
+	DATABASE_URL=$(PG_URL) $(PY) -m pytest $(PYTEST_ARGS) -m "not slow"
+
+bench: install
+	$(PY) bench/build.py
+
+clean:
+	rm -rf $(VENV) build .cache .pytest_cache

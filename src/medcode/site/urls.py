@@ -1,0 +1,10 @@
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("", include("medcode.web.urls")),
+]
+
+handler404 = "medcode.web.views.not_found"
+handler500 = "medcode.web.views.server_error"

@@ -1,0 +1,80 @@
+"""Shared fixtures: one codebook built from the real official files in ../shared/data.
+
+The book is built through `medcode data import`, the way a user gets it, and cached under
+.cache/ keyed by the importer code and the source files, so the SQLite and PostgreSQL runs
+of `make test` build it once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+os.environ.setdefault("MEDCODE_HOME", tempfile.mkdtemp(prefix="medcode-test-home-"))
+
+SHARED_DATA = Path(os.environ.get("MEDCODE_SHARED_DATA", ROOT.parent / "shared" / "data")).resolve()
+
+# Folders of official files the test book imports (each importer recognises its own files).
+BOOK_FOLDERS = [
+    "icd10cm-2027-addenda",
+    "icd10cm-2025-index-tables",
+    "icd10pcs-2026-tables",
+    "icd10pcs-2025-index",
+]
+
+
+def shared(*parts: str) -> Path:
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"official data not available: {path}")
+    return path
+
+
+def _cache_key(folders: list[Path]) -> str:
+    h = hashlib.sha256()
+    for py in sorted((ROOT / "src" / "medcode" / "codebook").rglob("*.py")):
+        h.update(py.read_bytes())
+    for folder in folders:
+        for f in sorted(folder.rglob("*")):
+            if f.is_file():
+                st = f.stat()
+                h.update(f"{f.relative_to(SHARED_DATA)}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:16]
+
+
+@pytest.fixture(scope="session")
+def codebook_file() -> Path:
+    """Path of the full test codebook (packaged defaults + the official files in BOOK_FOLDERS)."""
+    from medcode.codebook.imports import import_paths
+
+    folders = [SHARED_DATA / f for f in BOOK_FOLDERS if (SHARED_DATA / f).exists()]
+    cache = ROOT / ".cache" / "test-codebook" / _cache_key(folders)
+    dest = cache / "codebook.sqlite"
+    if not dest.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        import_paths(folders, cache / "sources", dest, progress=False)
+        if not dest.exists():  # nothing imported: build from the packaged defaults alone
+            from medcode.codebook.build import all_sources, build
+
+            build(dest, all_sources(cache / "sources"), progress=False)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def book(codebook_file):
+    from medcode.codebook import open_book
+
+    return open_book(codebook_file)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _site_codebook(codebook_file):
+    """The Django site reads the test codebook."""
+    from django.conf import settings
+
+    settings.MEDCODE_CODEBOOK = str(codebook_file)
