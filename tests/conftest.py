@@ -26,6 +26,8 @@ BOOK_FOLDERS = [
     "icd10pcs-2026-tables",
     "icd10pcs-2025-index",
 ]
+if os.environ.get("MEDCODE_TEST_BOOK_FOLDERS") is not None:  # narrow it while developing one importer
+    BOOK_FOLDERS = [f for f in os.environ["MEDCODE_TEST_BOOK_FOLDERS"].split(",") if f]
 
 
 def shared(*parts: str) -> Path:
@@ -56,12 +58,17 @@ def codebook_file() -> Path:
     cache = ROOT / ".cache" / "test-codebook" / _cache_key(folders)
     dest = cache / "codebook.sqlite"
     if not dest.exists():
-        cache.mkdir(parents=True, exist_ok=True)
-        import_paths(folders, cache / "sources", dest, progress=False)
-        if not dest.exists():  # nothing imported: build from the packaged defaults alone
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=cache.name + "-", dir=cache.parent))
+        import_paths(folders, work / "sources", work / "codebook.sqlite", progress=False)
+        if not (work / "codebook.sqlite").exists():  # nothing imported: the packaged defaults alone
             from medcode.codebook.build import all_sources, build
 
-            build(dest, all_sources(cache / "sources"), progress=False)
+            build(work / "codebook.sqlite", all_sources(work / "sources"), progress=False)
+        try:
+            os.replace(work, cache)  # atomic; a parallel run that won the race keeps its copy
+        except OSError:
+            pass
     return dest
 
 
