@@ -60,11 +60,7 @@ def codebook_file() -> Path:
     if not dest.exists():
         cache.parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=cache.name + "-", dir=cache.parent))
-        import_paths(folders, work / "sources", work / "codebook.sqlite", progress=False)
-        if not (work / "codebook.sqlite").exists():  # nothing imported: the packaged defaults alone
-            from medcode.codebook.build import all_sources, build
-
-            build(work / "codebook.sqlite", all_sources(work / "sources"), progress=False)
+        import_paths(folders, work / "sources", work / "codebook.sqlite", progress=False, always_build=True)
         try:
             os.replace(work, cache)  # atomic; a parallel run that won the race keeps its copy
         except OSError:

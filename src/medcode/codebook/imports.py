@@ -81,8 +81,12 @@ def _candidates(path: Path, staging: Path, explicit: bool, result: ImportResult)
     yield path, mod
 
 
-def import_paths(paths: list[Path], folder: Path, dest: Path, progress: bool = True) -> ImportResult:
-    """Copy recognised files into `folder`, record them, rebuild `dest`. On failure nothing changes."""
+def import_paths(paths: list[Path], folder: Path, dest: Path, progress: bool = True,
+                 always_build: bool = False) -> ImportResult:
+    """Copy recognised files into `folder`, record them, rebuild `dest`. On failure nothing changes.
+
+    The book is rebuilt when something new was imported, or always with `always_build`.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     staging = folder / ".staging"
     shutil.rmtree(staging, ignore_errors=True)
@@ -105,6 +109,7 @@ def import_paths(paths: list[Path], folder: Path, dest: Path, progress: bool = T
                 result.added.append(SourceFile(kind=mod.KIND, path=target, sha256=digest))
         if result.added:
             write_manifest(folder, before + result.added)
+        if result.added or always_build:
             result.report = build(dest, all_sources(folder), progress=progress)
     except BaseException:
         write_manifest(folder, before)

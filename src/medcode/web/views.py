@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 
 from medcode.codebook import errors
-from medcode.codebook.codes import SYSTEM_LABELS, normalize, system_name
+from medcode.codebook.codes import ICD10CM, SYSTEM_LABELS, normalize, system_name
 from medcode.codebook.dates import parse_date
 from medcode.codebook.record import code_record
 
@@ -15,15 +15,44 @@ from .book import book
 
 MAX_PARAM = 64
 
+# Headings as the Tabular prints them (the kinds are storage keys, not words).
+NOTE_LABELS = {
+    "includes": "Includes",
+    "inclusion_terms": "Inclusion terms",
+    "excludes1": "Excludes1",
+    "excludes2": "Excludes2",
+    "code_first": "Code first",
+    "use_additional": "Use additional code",
+    "code_also": "Code also",
+    "notes": "Notes",
+    "seventh_note": "7th character note",
+}
+
 
 def home(request: HttpRequest) -> HttpResponse:
+    """The code box submits here (GET ?code=), so opening a code works without JavaScript."""
+    error = None
+    typed = request.GET.get("code", "").strip()
+    if typed:
+        if len(typed) > MAX_PARAM:
+            error, typed = "That is too long to be a code.", ""
+        else:
+            try:
+                return redirect(reverse("code", args=[ICD10CM, normalize(typed, ICD10CM)]))
+            except NoReverseMatch:  # empty after normalising, or a "/" in it
+                error = f"{typed!r} is not a code."
     b = book()
-    chapters = b.top_level("icd10cm")
-    return render(request, "web/home.html", {"chapters": chapters, "releases": b.releases()})
+    chapters = b.top_level(ICD10CM)
+    return render(request, "web/home.html", {"chapters": chapters, "releases": b.releases(), "error": error,
+                                             "typed": typed}, status=400 if error else 200)
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
-    b = book()
+    """JSON whatever happens, so a monitor can read why the site is down."""
+    try:
+        b = book()
+    except errors.BookMissing as exc:
+        return JsonResponse({"ok": False, "error": str(exc)}, status=503)
     return JsonResponse({"ok": True, "built_at": b.meta.get("built_at"), "systems": b.systems()})
 
 
@@ -32,7 +61,7 @@ def _error(request, status: int, title: str, message: str, **extra) -> HttpRespo
 
 
 def code_page(request: HttpRequest, system: str, code: str) -> HttpResponse:
-    if len(code) > MAX_PARAM or len(request.GET.get("date", "")) > MAX_PARAM:
+    if max(len(system), len(code), len(request.GET.get("date", ""))) > MAX_PARAM:
         return _error(request, 400, "Bad request", "That address is too long to be a code.")
     try:
         sys_id = system_name(system)
@@ -43,6 +72,8 @@ def code_page(request: HttpRequest, system: str, code: str) -> HttpResponse:
     except errors.CodebookError as exc:
         return _error(request, 400, "Bad date", str(exc))
     canonical = normalize(code, sys_id)
+    if not canonical:  # only spaces or dots: there is no code address to redirect to
+        return _error(request, 404, "Code not found", "The address names no code.")
     if sys_id != system or canonical != code:
         url = reverse("code", args=[sys_id, canonical])
         if request.GET:
@@ -56,7 +87,10 @@ def code_page(request: HttpRequest, system: str, code: str) -> HttpResponse:
         return _error(request, 404, "Code not found",
                       f"{canonical} is not a {SYSTEM_LABELS.get(sys_id, sys_id)} code on {when.isoformat()}.",
                       near=near, system=sys_id)
-    return render(request, "web/code.html", {"rec": rec, "system_label": SYSTEM_LABELS.get(sys_id, sys_id)})
+    notes = [(NOTE_LABELS.get(kind, kind.replace("_", " ").capitalize()), items)
+             for kind, items in rec["notes"].items() if items]
+    return render(request, "web/code.html",
+                  {"rec": rec, "notes": notes, "system_label": SYSTEM_LABELS.get(sys_id, sys_id)})
 
 
 def not_found(request, exception=None):
