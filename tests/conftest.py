@@ -25,6 +25,7 @@ BOOK_FOLDERS = [
     "icd10cm-2025-index-tables",
     "icd10pcs-2026-tables",
     "icd10pcs-2025-index",
+    "icd10cm-2026-guidelines",
 ]
 if os.environ.get("MEDCODE_TEST_BOOK_FOLDERS") is not None:  # narrow it while developing one importer
     BOOK_FOLDERS = [f for f in os.environ["MEDCODE_TEST_BOOK_FOLDERS"].split(",") if f]

@@ -84,11 +84,13 @@ def _verify(src: SourceFile) -> None:
 
 
 def _close_releases(conn: sqlite3.Connection) -> None:
-    """A release is in effect until the next release of its system starts."""
-    rows = conn.execute("SELECT id, system, effective_from FROM releases ORDER BY system, effective_from, id").fetchall()
-    by_system: dict[str, list] = {}
+    """A release is in effect until the next release of its system and family starts: code lists
+    follow code lists (a tabular, then the next year's addenda), an index follows an index."""
+    rows = conn.execute("SELECT id, system, effective_from, kind FROM releases ORDER BY effective_from, id").fetchall()
+    by_system: dict[tuple, list] = {}
     for row in rows:
-        by_system.setdefault(row[1], []).append(row)
+        family = "codes" if row[3] in source_modules.CODE_LIST_KINDS else row[3]
+        by_system.setdefault((row[1], family), []).append(row)
     for rels in by_system.values():
         for cur, nxt in zip(rels, rels[1:]):
             if nxt[2] > cur[2]:

@@ -18,7 +18,13 @@ _MODULES = (
     "icd10pcs_definitions",
     "icd10pcs_index",
     "gems",
+    "icd10cm_guidelines",
 )
+
+
+# Releases of these kinds carry a code list: they follow each other in time, and the one in effect on
+# a date of service answers lookups. Index, guideline, definition and GEM releases do not.
+CODE_LIST_KINDS = frozenset({"icd10cm_tabular", "icd10cm_addenda", "icd10pcs_tables", "hcpcs_anweb", "cpt"})
 
 
 def modules():
