@@ -80,7 +80,9 @@ class Book:
         """The release of `system` in effect on the date of service."""
         system = system_name(system)
         d = parse_date(when)
-        held = [r for r in self._releases.values() if r.system == system and r.kind != "gems"]
+        from .sources import CODE_LIST_KINDS
+
+        held = [r for r in self._releases.values() if r.system == system and r.kind in CODE_LIST_KINDS]
         if not held:
             raise NoRelease(f"no {system} release is held: import one with `medcode data import`")
         for r in reversed(held):

@@ -7,6 +7,7 @@ from datetime import date
 from .book import NOTE_ORDER, Book
 from .codes import ICD10CM, ICD10PCS, SYSTEMS, looks_like, normalize
 from .errors import UnknownCode
+from .plain import describe
 
 
 def guess_system(book: Book, code: str, when: date) -> str:
@@ -49,7 +50,7 @@ def code_record(book: Book, system: str, code: str, when: date, full: bool = Tru
         "release_in_effect": release.name if release else None,
         "hierarchy": [{"code": a.code, "title": a.title, "kind": a.kind} for a in book.ancestors(system, found.code, at)],
         "children": [_brief(c) for c in book.children(system, found.code, at)],
-        "plain_language": None,
+        "plain_language": describe(book, found.system, found.code, when),
     }
     if not full:
         return rec
