@@ -40,8 +40,14 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "medcode.accounts",
     "medcode.web",
 ]
+
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "account"
+LOGOUT_REDIRECT_URL = "home"
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -101,6 +107,39 @@ STATIC_URL = "/static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", HOME / "static"))
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
+
+# Cache (rendered code pages, throttles): in-process by default, Redis with REDIS_URL.
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "KEY_PREFIX": os.environ.get("CACHE_PREFIX", "medcode")}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "medcode"}}
+
+# Mail: Django's SMTP backend, configured by the usual variables.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "medcode <no-reply@localhost>")
+
+# Plans and metering: distinct code pages whose gated sections a visitor may open per window.
+MEDCODE_QUOTAS = {
+    "guest": int(os.environ.get("MEDCODE_QUOTA_GUEST", "1")),
+    "free": int(os.environ.get("MEDCODE_QUOTA_FREE", "5")),
+    "paid": None,  # unlimited
+}
+MEDCODE_METER_WINDOW_DAYS = int(os.environ.get("MEDCODE_METER_WINDOW_DAYS", "30"))
+# API requests per minute, by plan (anonymous callers get the guest rate).
+MEDCODE_API_RATES = {
+    "guest": int(os.environ.get("MEDCODE_API_RATE_GUEST", "30")),
+    "free": int(os.environ.get("MEDCODE_API_RATE_FREE", "120")),
+    "paid": int(os.environ.get("MEDCODE_API_RATE_PAID", "1200")),
+}
 
 # The read-only reference book (never the app database).
 MEDCODE_CODEBOOK = str(config.codebook_path())
