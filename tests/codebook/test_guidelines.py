@@ -12,6 +12,11 @@ from medcode.codebook.writer import SourceFile
 from conftest import shared
 
 
+@pytest.fixture(autouse=True)
+def _needs_guidelines():
+    shared("icd10cm-2026-guidelines")
+
+
 def test_sections_are_addressable_by_citation(book):
     s = guidelines.section(book, "I.C.4.a.3")
     assert s is not None and s.title.startswith("Diabetes mellitus and the use of insulin")
