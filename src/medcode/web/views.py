@@ -12,6 +12,7 @@ from medcode.codebook.dates import parse_date
 from medcode.codebook.record import code_record
 
 from .book import book
+from .middleware import UNAVAILABLE, log as unavailable_log
 
 MAX_PARAM = 64
 
@@ -52,7 +53,8 @@ def healthz(request: HttpRequest) -> HttpResponse:
     try:
         b = book()
     except errors.BookMissing as exc:
-        return JsonResponse({"ok": False, "error": str(exc)}, status=503)
+        unavailable_log.error("codebook unavailable: %s", exc)
+        return JsonResponse({"ok": False, "error": UNAVAILABLE}, status=503)
     return JsonResponse({"ok": True, "built_at": b.meta.get("built_at"), "systems": b.systems()})
 
 
