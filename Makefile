@@ -6,6 +6,7 @@ PYTHON ?= python3
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PG_URL ?= postgres://postgres@127.0.0.1:5432/test
+TEST_HOME := $(CURDIR)/.cache/test-home
 
 .PHONY: run install codebook migrate serve test test-sqlite test-postgres bench lint clean
 
@@ -39,10 +40,10 @@ test: install
 	fi
 
 test-sqlite: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+	MEDCODE_HOME=$(TEST_HOME) $(PY) -m pytest $(PYTEST_ARGS)
 
 test-postgres: install
-	DATABASE_URL=$(PG_URL) $(PY) -m pytest $(PYTEST_ARGS) -m "not slow"
+	MEDCODE_HOME=$(TEST_HOME) DATABASE_URL=$(PG_URL) $(PY) -m pytest $(PYTEST_ARGS) -m "not slow"
 
 bench: install
 	$(PY) bench/build.py
