@@ -107,6 +107,7 @@ def test_bad_files_are_refused_and_the_book_is_unchanged(home, tmp_path, case):
     for piece in expect:
         assert piece in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+    assert str(home / "sources") not in result.stderr  # names the user's file, not medcode's stored copy
     assert digest(book_path) == before
     after = (home / "sources" / "manifest.json").read_text() if (home / "sources" / "manifest.json").exists() else None
     assert json.loads(after or "[]") == json.loads(manifest_before or "[]")

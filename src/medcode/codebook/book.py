@@ -32,7 +32,12 @@ class Book:
         st = self.path.stat()
         self.identity = (st.st_ino, st.st_mtime_ns, st.st_size)
         self._local = threading.local()
-        version = self.meta.get("schema_version")
+        if not self.path.is_file():
+            raise BookMissing(f"{self.path} is not a codebook file: run `medcode data build`")
+        try:
+            version = self.meta.get("schema_version")
+        except sqlite3.DatabaseError as exc:
+            raise BookMissing(f"{self.path} is not a readable codebook ({exc}): run `medcode data build`") from None
         if version != SCHEMA_VERSION:
             raise BookMissing(f"{self.path} has schema {version}, this medcode needs {SCHEMA_VERSION}: "
                               "run `medcode data build`")
@@ -109,12 +114,17 @@ class Book:
         ).fetchall()
         if not rows:
             return None
-        for row in rows:
-            if row[5] <= d and (row[6] is None or d <= row[6]):
+        last = None
+        for row in rows:  # versions in date order
+            if row[5] > d:
+                break
+            if row[6] is None or d <= row[6]:
                 return self._row_to_code(system, row, "active")
-        if d < rows[0][5]:
+            last = row
+        if last is None:
             return self._row_to_code(system, rows[0], "future")
-        return self._row_to_code(system, rows[-1], "deleted")
+        # not in effect on that date: the version that ended last before it (a later release may bring it back)
+        return self._row_to_code(system, last, "deleted")
 
     def get(self, system: str, code: str, when: date | str | None = None) -> Code:
         found = self.find(system, code, when)
@@ -265,12 +275,26 @@ class Book:
 
     # --- index and crosswalks ---------------------------------------------------------------
     def index_entries(self, code: str, system: str = ICD10CM, limit: int = 200) -> list[IndexEntry]:
-        """Index terms that lead to this code (or to its category with a trailing dash)."""
+        """Index terms that lead to this code: those giving it in full first, then those that stop at
+        one of its headers with a dash (E11.4-, E11.- lead on to E11.42), nearest header first."""
         system = system_name(system)
-        key = normalize(code, system)
+        if system == ICD10CM:
+            from .sources.icd10cm_index import lookup_keys  # the Index's spelling of incomplete codes
+
+            try:
+                keys = lookup_keys(code)
+            except ValueError:
+                return []
+        else:
+            keys = [normalize(code, system)]
+        if not keys:
+            return []
+        rank = " ".join(f"WHEN ? THEN {i}" for i in range(len(keys)))
         rows = self.db.execute(
             "SELECT source,path,code,see,see_also,nonessential,column_name FROM index_terms "
-            "WHERE code=? AND system=? ORDER BY source, path LIMIT ?", (key, system, limit)).fetchall()
+            f"WHERE system=? AND code IN ({','.join('?' * len(keys))}) ORDER BY CASE code {rank} END, "
+            "CASE source WHEN 'index' THEN 0 WHEN 'eindex' THEN 1 WHEN 'drug' THEN 2 WHEN 'neoplasm' THEN 3 "
+            "ELSE 4 END, path, id LIMIT ?", (system, *keys, *keys, limit)).fetchall()
         return [IndexEntry(*r) for r in rows]
 
     def crosswalks(self, code: str, system: str = ICD10CM) -> list[Crosswalk]:
@@ -312,14 +336,65 @@ class Book:
                 "definition": head[4], "rows": rows}
 
     def pcs_definition(self, section: str, axis_pos: int, label: str) -> dict | None:
+        """A value's entry in the definitions file; the newest definitions release when several are held."""
         row = self.db.execute(
-            "SELECT axis_title,value,label,definition,explanation,includes FROM pcs_definitions "
-            "WHERE section=? AND axis_pos=? AND (label=? OR value=?) LIMIT 1",
+            "SELECT d.axis_title,d.value,d.label,d.definition,d.explanation,d.includes FROM pcs_definitions d "
+            "JOIN releases r ON r.id=d.release_id WHERE d.section=? AND d.axis_pos=? AND (d.label=? OR d.value=?) "
+            "ORDER BY r.effective_from DESC, d.release_id DESC LIMIT 1",
             (section, axis_pos, label, label)).fetchone()
         if not row:
             return None
         return {"axis": row[0], "value": row[1], "label": row[2], "definition": row[3],
                 "explanation": row[4], "includes": json.loads(row[5] or "[]")}
+
+    @staticmethod
+    def _pcs_header_title(section: str, pos: int) -> str:
+        """Axes 1-3 are named the same in every table of a section (pcs_rows keeps only axes 4-7)."""
+        if pos == 1:
+            return "Section"
+        if pos == 2:
+            return "Section Qualifier" if section == "F" else "Body System"
+        return {"B": "Type", "C": "Type", "F": "Type", "G": "Type", "H": "Type", "D": "Modality"}.get(section,
+                                                                                                    "Operation")
+
+    def pcs_axes(self, code: str) -> list[dict] | None:
+        """The seven axes of a valid PCS code: title, character, label, and the definitions file's
+        definition and inclusion terms where it has them. None when no table row allows the code."""
+        key = normalize(code, "icd10pcs")
+        table = self.pcs_table(key) if len(key) == 7 else None
+        if table is None:
+            return None
+        for row in table["rows"]:
+            labels = {a["pos"]: dict(map(tuple, a["values"])).get(key[a["pos"] - 1]) for a in row}
+            if all(labels.values()):
+                break
+        else:
+            return None
+        axes = [(p, self._pcs_header_title(key[0], p), table[f]) for p, f in
+                ((1, "section"), (2, "body_system"), (3, "operation"))]
+        axes += [(a["pos"], a["title"], labels[a["pos"]]) for a in row]
+        out = []
+        for pos, title, label in axes:
+            found = self.pcs_definition(key[0], pos, label) if pos >= 3 else None
+            out.append({"pos": pos, "title": title, "value": key[pos - 1], "label": label,
+                        "definition": found["definition"] if found else None,
+                        "includes": found["includes"] if found else []})
+        if out[2]["definition"] is None:  # the tables file prints the operation's definition too
+            out[2]["definition"] = table["definition"]
+        return out
+
+    def pcs_index_entries(self, code: str, limit: int = 50) -> list[IndexEntry]:
+        """PCS Index terms leading to this code: the index gives whole codes, their first characters
+        (0RRJ) or a table (0RR), so every prefix counts; the most specific first."""
+        key = normalize(code, "icd10pcs")
+        prefixes = [key[:n] for n in range(len(key), 2, -1)]
+        if not prefixes:
+            return []
+        rows = self.db.execute(
+            "SELECT source,path,code,see,see_also,nonessential,column_name FROM index_terms "
+            f"WHERE system='icd10pcs' AND code IN ({','.join('?' * len(prefixes))}) "
+            "ORDER BY length(code) DESC, path, id LIMIT ?", (*prefixes, limit)).fetchall()
+        return [IndexEntry(*r) for r in rows]
 
 
 # --- one book per process, reopened when a rebuild replaces the file --------------------------

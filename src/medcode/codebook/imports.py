@@ -95,6 +95,7 @@ def import_paths(paths: list[Path], folder: Path, dest: Path, progress: bool = T
     known = {s.sha256 for s in before}
     result = ImportResult()
     new_files: list[Path] = []
+    originals: dict[str, str] = {}
     try:
         for path in paths:
             for file, mod in _candidates(Path(path), staging, True, result):
@@ -106,11 +107,21 @@ def import_paths(paths: list[Path], folder: Path, dest: Path, progress: bool = T
                 target = folder / f"{digest[:12]}-{file.name.split('__')[-1]}"
                 shutil.copyfile(file, target)
                 new_files.append(target)
+                originals[str(target)] = (f"{path} member {file.name.split('__', 1)[-1]}"
+                                          if file.parent == staging else str(file))
                 result.added.append(SourceFile(kind=mod.KIND, path=target, sha256=digest))
         if result.added:
             write_manifest(folder, before + result.added)
         if result.added or always_build:
             result.report = build(dest, all_sources(folder), progress=progress)
+    except SourceError as exc:
+        write_manifest(folder, before)
+        for f in new_files:
+            f.unlink(missing_ok=True)
+        origin = originals.get(exc.path)
+        if origin:  # name the user's file, not the stored copy
+            raise SourceError(origin, exc.detail, exc.where) from None
+        raise
     except BaseException:
         write_manifest(folder, before)
         for f in new_files:

@@ -63,6 +63,14 @@ def code_record(book: Book, system: str, code: str, when: date, full: bool = Tru
     rec["index_entries"] = [
         {"source": e.source, "path": e.path, "code": e.code, "column": e.column}
         for e in book.index_entries(found.code, system)]
+    if found.system == ICD10PCS:
+        # what each character means, and the index terms that lead to the code or to its table
+        rec["pcs"] = {
+            "axes": book.pcs_axes(found.code) or [],
+            "table": book.pcs_table(found.code) if len(found.code) == 3 else None,
+            "index_entries": [{"path": e.path, "code": e.code, "see": e.see, "use": e.see_also}
+                              for e in book.pcs_index_entries(found.code)],
+        }
     rec["crosswalks"] = {
         "icd9cm": [{"code": x.target, "title": x.target_title, "approximate": x.approximate, "no_map": x.no_map,
                     "combination": x.combination, "scenario": x.scenario, "choice_list": x.choice_list}

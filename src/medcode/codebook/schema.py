@@ -52,20 +52,25 @@ CREATE TABLE seventh_chars(
 ) WITHOUT ROWID;
 
 -- Alphabetic Index, External Cause Index, Drug and Neoplasm tables, PCS index: one row per term.
+-- A Drug/Neoplasm table cell, or a bracketed manifestation code beside an Index code, is one more
+-- row with parent_id = its term's row, the same level, term and path, and column_name set.
 CREATE TABLE index_terms(
   id INTEGER PRIMARY KEY,
   source TEXT NOT NULL,             -- index, eindex, drug, neoplasm, pcs_index
   system TEXT NOT NULL,
   release_id INTEGER NOT NULL,
   parent_id INTEGER,
-  level INTEGER NOT NULL,
+  level INTEGER NOT NULL,           -- 0 for a main term
   term TEXT NOT NULL,               -- this level's words, without nonessential modifiers
-  path TEXT NOT NULL,               -- "Diabetes, type 2, with, polyneuropathy"
-  code TEXT,                        -- normalised; a trailing '-' marks an incomplete code
-  see TEXT,
+                                    -- ('' for the few subterms that are only a modifier)
+  path TEXT NOT NULL,               -- "Diabetes, diabetic, type 2, with, polyneuropathy": the terms
+                                    -- from the main term down, joined by ", "
+  code TEXT,                        -- normalised; an incomplete code ends in '-': "H93.29-",
+                                    -- "M86.8X-", and "C64.-" for a category (C64- in a file)
+  see TEXT,                         -- ICD-10-CM "see subcategory T75.0" is see='subcategory T75.0', code='T75.0-'
   see_also TEXT,
-  nonessential TEXT,
-  column_name TEXT                  -- Drug/Neoplasm column heading
+  nonessential TEXT,                -- "(mellitus) (sugar)"
+  column_name TEXT                  -- Drug/Neoplasm column heading; 'manifestation' for an Index [code]
 );
 
 -- PCS tables: the 3-character table header and each row's axes 4-7, for the grid.

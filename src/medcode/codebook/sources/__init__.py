@@ -14,6 +14,7 @@ _MODULES = (
     "icd10cm_tabular",
     "icd10cm_addenda",
     "icd10cm_index",
+    "icd10cm_index_csv",
     "icd10pcs_tables",
     "icd10pcs_definitions",
     "icd10pcs_index",
