@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FOLDERS = ["icd10cm-2027-addenda", "icd10cm-2025-index-tables", "icd10pcs-2026-tables", "icd10pcs-2025-index"]
+FOLDERS = ["icd10cm-2027-addenda", "icd10cm-2025-index-tables", "icd10pcs-2026-tables", "icd10pcs-2025-index",
+           "icd10cm-2026-guidelines"]
 
 
 def percentile(values: list[float], p: float) -> float:
