@@ -71,6 +71,7 @@ def load(ctx: BuildContext, src: SourceFile) -> dict:
 
     rows = TermRows(ctx, "index", add_release(ctx, src, "index", fy))
     stack: list[tuple[int, str]] = []  # (row id, path) of the open term at each level
+    notes = 0
     for rec in ctx.progress(reader, desc=TABLES["index"]):
         line = reader.line_num
         if not any(f.strip() for f in rec):
@@ -86,6 +87,11 @@ def load(ctx: BuildContext, src: SourceFile) -> dict:
                               "parent", line)
         term = clean(rec[pos["Term"]])
         nonessential = clean(rec[pos["NonEssModif"]])
+        if term.lower().startswith("note:") and not rec[pos["Code"]].strip() and not rec[pos["See"]].strip():
+            # an instructional note printed among the subterms; the flattening gave it a level that
+            # would close the open term ("Failure, heart" before "stage A"), so it is not a term
+            notes += 1
+            continue
         if not term and not nonessential:
             raise SourceError(src.path, "empty Term", line)
         try:
@@ -100,6 +106,8 @@ def load(ctx: BuildContext, src: SourceFile) -> dict:
         stack.append((row_id, path))
     if not rows.rows:
         raise SourceError(src.path, "no index rows after the header", 2)
+    if notes:
+        ctx.note(f"{src.name}: {notes} instructional 'Note:' rows are not terms; skipped")
     return rows.write()
 
 
