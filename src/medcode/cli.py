@@ -168,6 +168,56 @@ def cmd_manage(args) -> int:
     return _django(args.rest)
 
 
+# --- API keys -------------------------------------------------------------------------------
+
+def _django_ready() -> None:
+    """Django set up on the configured app database, migrated (as `serve` does)."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "medcode.site.settings")
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", interactive=False, verbosity=0)
+
+
+def cmd_apikey_create(args) -> int:
+    _django_ready()
+    from .accounts import apikeys
+
+    try:
+        user, created = apikeys.ensure_account(args.email, args.plan)
+        key, raw = apikeys.create_key(user, args.name or "")
+    except apikeys.ApiKeyError as exc:
+        print(f"medcode: {exc}", file=sys.stderr)
+        return 1
+    doc = {"key": raw, "prefix": key.prefix, "name": key.name, "email": user.email, "plan": user.plan,
+           "account_created": created, "created": key.created.isoformat()}
+    if args.json:
+        _print_json(doc)
+    else:
+        print(raw)
+        print(f"{'created account' if created else 'account'} {user.email} (plan {user.plan}); "
+              f"key {key.prefix}… — shown only this once", file=sys.stderr)
+    return 0
+
+
+def cmd_apikey_revoke(args) -> int:
+    _django_ready()
+    from .accounts import apikeys
+
+    try:
+        key = apikeys.revoke_prefix(args.prefix)
+    except apikeys.ApiKeyError as exc:
+        print(f"medcode: {exc}", file=sys.stderr)
+        return 1
+    doc = {"prefix": key.prefix, "name": key.name, "email": key.user.email, "revoked": key.revoked.isoformat()}
+    if args.json:
+        _print_json(doc)
+    else:
+        print(f"revoked {key.prefix}… of {key.user.email}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="medcode", description="Open medical-coding reference (ICD-10-CM, ICD-10-PCS, "
                                 "HCPCS, CPT) grounded in the official code sets.")
@@ -201,6 +251,20 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--workers", type=int, default=int(os.environ.get("MEDCODE_WORKERS", "2")))
     sv.add_argument("--dev", action="store_true", help="Django's development server with autoreload")
     sv.set_defaults(func=cmd_serve)
+
+    ak = sub.add_parser("apikey", help="create and revoke API keys")
+    aksub = ak.add_subparsers(dest="apikey_command", required=True)
+    akc = aksub.add_parser("create", help="create a key for EMAIL (and the account, verified, if it does not "
+                           "exist) and print it")
+    akc.add_argument("email")
+    akc.add_argument("--plan", choices=["free", "paid"], help="set the account's plan (new accounts: free)")
+    akc.add_argument("--name", default="", help="a name for the key")
+    akc.add_argument("--json", action="store_true")
+    akc.set_defaults(func=cmd_apikey_create)
+    akr = aksub.add_parser("revoke", help="revoke the key that starts with PREFIX")
+    akr.add_argument("prefix")
+    akr.add_argument("--json", action="store_true")
+    akr.set_defaults(func=cmd_apikey_revoke)
 
     mg = sub.add_parser("manage", help="run a Django management command")
     mg.add_argument("rest", nargs=argparse.REMAINDER)

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "ninja",  # serves the API docs' Swagger UI from its own static files (no CDN)
     "medcode.accounts",
     "medcode.web",
 ]
@@ -98,6 +99,25 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator",
+     "OPTIONS": {"user_attributes": ("email", "first_name", "last_name")}},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# Accounts: login throttling (cache counters, per submitted email and per client address) and mail links.
+MEDCODE_LOGIN_MAX_FAILURES = int(os.environ.get("MEDCODE_LOGIN_MAX_FAILURES", "5"))  # per account
+MEDCODE_LOGIN_MAX_FAILURES_PER_ADDRESS = int(os.environ.get("MEDCODE_LOGIN_MAX_FAILURES_PER_ADDRESS", "20"))
+MEDCODE_LOGIN_WINDOW_MINUTES = int(os.environ.get("MEDCODE_LOGIN_WINDOW_MINUTES", "15"))
+# How many reverse proxies in front of the site append to X-Forwarded-For; 0 = ignore that header.
+MEDCODE_TRUSTED_PROXY_COUNT = int(os.environ.get("MEDCODE_TRUSTED_PROXY_COUNT", "0"))
+# Verification and change-of-email links expire after this many seconds (password reset: PASSWORD_RESET_TIMEOUT).
+MEDCODE_EMAIL_LINK_MAX_AGE = int(os.environ.get("MEDCODE_EMAIL_LINK_MAX_AGE", str(3 * 24 * 3600)))
+# Account mails (verification, reset, notices) one recipient can receive per hour: no mail-bombing via our forms.
+MEDCODE_MAILS_PER_RECIPIENT_PER_HOUR = int(os.environ.get("MEDCODE_MAILS_PER_RECIPIENT_PER_HOUR", "10"))
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = False
@@ -105,6 +125,10 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", HOME / "static"))
+try:  # whitenoise warns on every start when it is missing, though the finders serve the files
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+except OSError:
+    pass
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
