@@ -158,12 +158,16 @@ def delete_account(user: User) -> None:
     """Removes the user and their personal data: API keys, meter rows (the account's and its
     keys'), admin log entries naming them, and whatever other apps delete on account_deleting."""
     email = user.email
+    subjects = meter_subjects(user)
     with transaction.atomic():
-        MeterView.objects.filter(subject__in=meter_subjects(user)).delete()
+        MeterView.objects.filter(subject__in=subjects).delete()
         ApiKey.objects.filter(user=user).delete()
         LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(User),
                                 object_id=str(user.pk)).delete()
         account_deleting.send(sender=User, user=user)
         user.delete()
+    from . import metering
+
+    metering.forget(subjects)  # the Redis meter too, when that is the backend
     throttle.reset_account(email)
     emails.send("account_deleted", email)
