@@ -23,6 +23,7 @@ from ..codes import ICD10CM, normalize, undotted
 from ..dates import fiscal_year_end, fiscal_year_start
 from ..errors import SourceError
 from ..writer import BuildContext, SourceFile
+from .xmlfile import parse_xml
 
 KIND = "icd10cm_index"
 SYSTEM = ICD10CM
@@ -175,15 +176,7 @@ def sniff(path: Path, head: bytes) -> bool:
 
 
 def _parse(src: SourceFile) -> ET.Element:
-    if src.path.stat().st_size == 0:
-        raise SourceError(src.path, "file is empty", 1)
-    try:
-        root = ET.parse(src.path).getroot()
-    except ET.ParseError as exc:
-        line, _col = exc.position
-        raise SourceError(src.path, f"not well-formed XML ({exc})", line) from None
-    if root.tag != "ICD10CM.index":
-        raise SourceError(src.path, f"root element is <{root.tag}>, expected <ICD10CM.index>", "/")
+    root = parse_xml(src, "ICD10CM.index")
     if (root.get("isAddenda") or "").lower() == "true":
         raise SourceError(src.path, "an Index addenda file lists changes only; import the full Index", "/")
     return root

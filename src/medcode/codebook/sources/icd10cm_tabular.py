@@ -10,6 +10,7 @@ from ..codes import ICD10CM, normalize, undotted
 from ..dates import fiscal_year_end, fiscal_year_start
 from ..errors import SourceError
 from ..writer import BuildContext, SourceFile
+from .xmlfile import fiscal_year, parse_xml
 
 KIND = "icd10cm_tabular"
 SYSTEM = ICD10CM
@@ -54,31 +55,13 @@ def package_default() -> SourceFile | None:
     return SourceFile(kind=KIND, path=Path(str(xmls[-1])), origin="packaged")
 
 
-def _parse(src: SourceFile) -> ET.Element:
-    try:
-        root = ET.parse(src.path).getroot()
-    except ET.ParseError as exc:
-        line, col = exc.position
-        raise SourceError(src.path, f"not well-formed XML ({exc.msg if hasattr(exc, 'msg') else exc})", line) from None
-    if root.tag != "ICD10CM.tabular":
-        raise SourceError(src.path, f"root element is <{root.tag}>, expected <ICD10CM.tabular>", "/")
-    return root
-
-
-def _version(root: ET.Element, src: SourceFile) -> int:
-    text = (root.findtext("version") or "").strip()
-    if not text.isdigit():
-        raise SourceError(src.path, "missing or non-numeric <version>", "/ICD10CM.tabular/version")
-    return int(text)
-
-
 def _note_texts(el: ET.Element) -> list[str]:
     return [" ".join((n.text or "").split()) for n in el.findall("note") if (n.text or "").strip()]
 
 
 def load(ctx: BuildContext, src: SourceFile) -> dict:
-    root = _parse(src)
-    fy = _version(root, src)
+    root = parse_xml(src, "ICD10CM.tabular")
+    fy = fiscal_year(root, src)
     month = "April 1" if "april" in src.name.lower() else None
     name = f"ICD-10-CM FY{fy}" + (f" ({month}, {fy} update)" if month else "")
     start, end = fiscal_year_start(fy), fiscal_year_end(fy)

@@ -15,7 +15,7 @@ from ..codes import ICD10PCS
 from ..dates import fiscal_year_start
 from ..errors import SourceError
 from ..writer import BuildContext, SourceFile
-from .icd10pcs_tables import fiscal_year, parse_xml
+from .xmlfile import fiscal_year, parse_xml
 
 KIND = "icd10pcs_definitions"
 SYSTEM = ICD10PCS

@@ -17,6 +17,7 @@ from pathlib import Path
 from ..codes import ICD10PCS
 from ..dates import fiscal_year_start
 from ..errors import SourceError
+from .xmlfile import fiscal_year, parse_xml
 from ..writer import BuildContext, SourceFile
 
 KIND = "icd10pcs_tables"
@@ -29,25 +30,6 @@ _CHARS = set("0123456789ABCDEFGHJKLMNPQRSTUVWXYZ")  # PCS never uses I or O
 
 def sniff(path: Path, head: bytes) -> bool:
     return b"<" + ROOT.encode() in head
-
-
-def parse_xml(src: SourceFile, root_tag: str) -> ET.Element:
-    """The parsed file, or a SourceError naming the line (bad XML) or the root (wrong file)."""
-    try:
-        root = ET.parse(src.path).getroot()
-    except ET.ParseError as exc:
-        line, _col = exc.position
-        raise SourceError(src.path, f"not well-formed XML ({exc})", line) from None
-    if root.tag != root_tag:
-        raise SourceError(src.path, f"root element is <{root.tag}>, expected <{root_tag}>", f"/{root.tag}")
-    return root
-
-
-def fiscal_year(root: ET.Element, src: SourceFile) -> int:
-    text = (root.findtext("version") or "").strip()
-    if not (text.isdigit() and len(text) == 4):
-        raise SourceError(src.path, "missing or non-numeric <version> (the fiscal year)", f"/{root.tag}/version")
-    return int(text)
 
 
 def _text(el: ET.Element | None) -> str:
