@@ -40,8 +40,10 @@ def shared(*parts: str) -> Path:
 
 def _cache_key(folders: list[Path]) -> str:
     h = hashlib.sha256()
-    for py in sorted((ROOT / "src" / "medcode" / "codebook").rglob("*.py")):
-        h.update(py.read_bytes())
+    for package in ("codebook", "search"):  # the importers and the search index built into the book
+        for f in sorted((ROOT / "src" / "medcode" / package).rglob("*")):
+            if f.suffix in (".py", ".tsv"):
+                h.update(f.read_bytes())
     for folder in folders:
         for f in sorted(folder.rglob("*")):
             if f.is_file():

@@ -85,6 +85,37 @@ def _print_record(rec: dict) -> None:
             out(f"    {h['valid_from']} to {h['valid_to'] or 'now'}: {h['title']} ({h['release']})\n")
 
 
+# --- search ---------------------------------------------------------------------------------
+
+def cmd_search(args) -> int:
+    from .search import SearchError, search
+
+    query = " ".join(args.text)
+    billable = {"yes": True, "no": False}.get(args.billable) if args.billable else None
+    try:
+        doc = search(_book(), query, system=args.system, limit=args.limit, billable=billable,
+                     chapter=args.chapter, date=args.date)
+    except SearchError as exc:
+        print(f"medcode: {exc.message}", file=sys.stderr)
+        return 2
+    if args.json:
+        _print_json(doc)
+        return 0
+    if doc["corrected_query"]:
+        print(f"did you mean: {doc['corrected_query']}")
+    if not doc["results"]:
+        print(f"no codes found for {doc['query']!r}", file=sys.stderr)
+        return 0
+    width = max(len(r["code"]) for r in doc["results"])
+    for r in doc["results"]:
+        flag = " " if r["billable"] else "*"
+        print(f"{r['code']:<{width}} {flag} {r['title']}")
+        print(f"{'':<{width}}     {r['match']}")
+    if any(not r["billable"] for r in doc["results"]):
+        print("* header: not billable; pick a code below it")
+    return 0
+
+
 # --- data -----------------------------------------------------------------------------------
 
 def cmd_data_build(args) -> int:
@@ -229,6 +260,16 @@ def build_parser() -> argparse.ArgumentParser:
     lk.add_argument("--date", help="date of service, YYYY-MM-DD (default today)")
     lk.add_argument("--json", action="store_true")
     lk.set_defaults(func=cmd_lookup)
+
+    se = sub.add_parser("search", help="find codes from words, abbreviations, misspellings or partial codes")
+    se.add_argument("text", nargs="+", help='what to look for, e.g. "heart attack", "diab typ 2 w neph", K57.')
+    se.add_argument("--system", help="icd10cm, icd10pcs, ... or all (default: all)")
+    se.add_argument("--limit", type=int, default=10, help="at most this many results, 1-100 (default 10)")
+    se.add_argument("--billable", choices=["yes", "no"], help="only billable codes (yes) or only headers (no)")
+    se.add_argument("--chapter", help="ICD-10-CM chapter number (1-22) or ICD-10-PCS section character")
+    se.add_argument("--date", help="date of service, YYYY-MM-DD (default today)")
+    se.add_argument("--json", action="store_true")
+    se.set_defaults(func=cmd_search)
 
     data = sub.add_parser("data", help="build and inspect the codebook")
     dsub = data.add_subparsers(dest="data_command", required=True)

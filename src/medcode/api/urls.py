@@ -5,6 +5,7 @@ from functools import wraps
 from django.http import Http404, JsonResponse
 from django.urls import path, re_path, reverse
 
+from . import search as _search  # noqa: F401  registers GET /api/v1/search on the v1 NinjaAPI
 from .errors import error_response
 from .v1 import api
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from . import sources as source_modules
 from .errors import CodebookError, SourceError
+from ..search.index import build_search_index
 from .schema import DDL, INDEXES, SCHEMA_VERSION
 from .writer import BuildContext, SourceFile, sha256_of
 
@@ -156,6 +157,7 @@ def build(dest: Path, srcs: list[SourceFile], progress: bool = True) -> BuildRep
         ])
         conn.execute("COMMIT")
         conn.executescript(INDEXES)
+        ctx.note(f"search index: {build_search_index(conn)}")
         conn.execute("ANALYZE")
         problems = conn.execute("PRAGMA quick_check").fetchone()[0]
         if problems != "ok":

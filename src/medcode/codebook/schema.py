@@ -1,6 +1,6 @@
 """The codebook file's tables. One place, so every importer writes the same shape."""
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 DDL = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
