@@ -20,6 +20,9 @@ def _needs_guidelines():
 def test_sections_are_addressable_by_citation(book):
     s = guidelines.section(book, "I.C.4.a.3")
     assert s is not None and s.title.startswith("Diabetes mellitus and the use of insulin")
+    # a heading printed over two lines is one title, and the text starts after it
+    assert s.title.endswith("and injectable non-insulin drugs") and not s.text.startswith("and injectable")
+    assert guidelines.section(book, "I.C.1.g.1.g").title.endswith("COVID-19")
     assert "Z79.4" in s.text and s.parent == "I.C.4.a" and s.page == 40
     assert guidelines.section(book, "Section IV.H.").title == "Uncertain diagnosis"
     assert "probable" in guidelines.section(book, "iv.h").text.lower()

@@ -48,6 +48,15 @@ def _is_section(line: str) -> bool:
     return bool(m) and "..." not in line and not (m.group(4) or "").strip().isdigit()
 
 
+_OPEN_END = re.compile(r"(,|\band|\bor|\bof|\bthe|\bfor|\bwith|\bin|\bto|\bby|\bon|-|\(|“)$", re.I)
+
+
+def _unfinished(title: str) -> bool:
+    """A heading printed over two lines ends in a comma, a joining word, a hyphen or an open bracket."""
+    return bool(_OPEN_END.search(title.strip())) or title.count("“") > title.count("”") or \
+        title.count("(") > title.count(")")
+
+
 def _first(style: str) -> str:
     return {"upper": "A", "number": "1", "lower": "a", "roman": "i"}[style]
 
@@ -97,8 +106,9 @@ def parse_sections(text: str, src: SourceFile) -> list[dict]:
         if _FOOTER.match(line):
             continue
         if title_pending and line.strip():
-            current["title"] = line.strip()
-            title_pending = False
+            joiner = "" if current["title"].endswith("-") else " "
+            current["title"] = f"{current['title']}{joiner}{line.strip()}".strip()
+            title_pending = _unfinished(current["title"])
             continue
         if _is_section(line):
             sm = _SECTION.match(line)
@@ -106,7 +116,7 @@ def parse_sections(text: str, src: SourceFile) -> list[dict]:
             path = []
             current = {"ref": section_ref, "title": (sm.group(4) or "").strip(), "parent": None, "page": page,
                        "lines": []}
-            title_pending = not current["title"]
+            title_pending = not current["title"] or _unfinished(current["title"])
             sections.append(current)
             continue
         matched = None
@@ -129,6 +139,7 @@ def parse_sections(text: str, src: SourceFile) -> list[dict]:
             parent = ".".join([section_ref] + [p[2] for p in path[:-1]])
             current = {"ref": ".".join([section_ref] + [p[2] for p in path]), "title": title.strip(),
                        "parent": parent, "page": page, "lines": []}
+            title_pending = _unfinished(current["title"])
             sections.append(current)
             continue
         current["lines"].append(line.strip())
