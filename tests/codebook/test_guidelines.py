@@ -27,6 +27,7 @@ def test_sections_are_addressable_by_citation(book):
     assert guidelines.section(book, "Section IV.H.").title == "Uncertain diagnosis"
     assert "probable" in guidelines.section(book, "iv.h").text.lower()
     assert guidelines.section(book, "II.H").title == "Uncertain Diagnosis"
+    assert guidelines.section(book, "appendix i").title.startswith("Present on Admission")
 
 
 def test_hierarchy_and_chapter_sections(book):

@@ -27,6 +27,9 @@ _FROM = "FROM guideline_sections s JOIN releases r ON r.id = s.release_id"
 
 def normalize_ref(ref: str) -> str:
     """'Section I.C.4.a.3.' / 'i.c.4.a.3' / 'I.C.4.a(3)' -> 'I.C.4.a.3'."""
+    appendix = re.match(r"^\s*appendix\s+([ivx]+)\s*\.?\s*$", ref, flags=re.I)
+    if appendix:
+        return f"Appendix {appendix.group(1).upper()}"
     text = re.sub(r"^\s*section\s+", "", ref.strip(), flags=re.I).strip(" .")
     text = re.sub(r"[()\s]+", ".", text).strip(".")
     parts = [p for p in text.split(".") if p]
