@@ -45,8 +45,14 @@ test-sqlite: install
 test-postgres: install
 	MEDCODE_HOME=$(TEST_HOME) DATABASE_URL=$(PG_URL) $(PY) -m pytest $(PYTEST_ARGS) -m "not slow"
 
+# Each benchmark prints its figures as ratios to a baseline measured in the same run.
+# bench/pages.py and the HTTP part of bench/search.py need wrk (Debian: apt-get install wrk).
 bench: install
 	$(PY) bench/build.py
+	$(PY) bench/search.py
+	$(PY) bench/search_eval.py
+	$(PY) bench/pages.py
+	$(PY) bench/edits.py
 
 clean:
 	rm -rf $(VENV) build .cache .pytest_cache

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -26,7 +27,17 @@ BOOK_FOLDERS = [
     "icd10pcs-2026-tables",
     "icd10pcs-2025-index",
     "icd10cm-2026-guidelines",
+    "hcpcs-2020-anweb", "hcpcs-2025-jul-descriptions", "ncci-2024q3",  # ncci-2024q3: only its HCPCS attribute, modifier and POS CSVs are read
+    "pfs-rvu-2026-apr",
+    "ncci-official",  # generated: see GENERATED_FOLDERS
 ]
+# Folders the tests write, in CMS's official layouts, from copies in ../shared/data that are not in them
+# (NCCI 2024 Q3 CSVs, the 2026 MUE / add-on JSON, the 2024 PFS CSVs): tests/ncci_official.py, cached
+# under .cache/ncci-official. Full PTP tables (2.5 M practitioner + 1.8 M outpatient hospital edits)
+# for the edit checker; drop "ncci-official" from MEDCODE_TEST_BOOK_FOLDERS to build without them.
+GENERATED_FOLDERS = {
+    "ncci-official": ("ptp_prac", "ptp_out", "mue_2024", "mue_2026", "aoc_2024", "aoc_2026", "pfs_2024"),
+}
 if os.environ.get("MEDCODE_TEST_BOOK_FOLDERS") is not None:  # narrow it while developing one importer
     BOOK_FOLDERS = [f for f in os.environ["MEDCODE_TEST_BOOK_FOLDERS"].split(",") if f]
 
@@ -36,6 +47,15 @@ def shared(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"official data not available: {path}")
     return path
+
+
+def book_folder(name: str) -> Path | None:
+    """A BOOK_FOLDERS entry's folder: under ../shared/data, or written once by the tests (GENERATED_FOLDERS)."""
+    if name in GENERATED_FOLDERS:
+        from ncci_official import cached_folder
+
+        return cached_folder(GENERATED_FOLDERS[name], SHARED_DATA)
+    return SHARED_DATA / name
 
 
 def _cache_key(folders: list[Path]) -> str:
@@ -48,7 +68,8 @@ def _cache_key(folders: list[Path]) -> str:
         for f in sorted(folder.rglob("*")):
             if f.is_file():
                 st = f.stat()
-                h.update(f"{f.relative_to(SHARED_DATA)}:{st.st_size}:{st.st_mtime_ns}".encode())
+                rel = f.relative_to(SHARED_DATA) if f.is_relative_to(SHARED_DATA) else f.relative_to(ROOT)
+                h.update(f"{rel}:{st.st_size}:{st.st_mtime_ns}".encode())
     return h.hexdigest()[:16]
 
 
@@ -57,17 +78,18 @@ def codebook_file() -> Path:
     """Path of the full test codebook (packaged defaults + the official files in BOOK_FOLDERS)."""
     from medcode.codebook.imports import import_paths
 
-    folders = [SHARED_DATA / f for f in BOOK_FOLDERS if (SHARED_DATA / f).exists()]
+    folders = [p for p in map(book_folder, BOOK_FOLDERS) if p is not None and p.exists()]
     cache = ROOT / ".cache" / "test-codebook" / _cache_key(folders)
     dest = cache / "codebook.sqlite"
     if not dest.exists():
         cache.parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=cache.name + "-", dir=cache.parent))
         import_paths(folders, work / "sources", work / "codebook.sqlite", progress=False, always_build=True)
+        shutil.rmtree(work / "sources", ignore_errors=True)  # the imported copies (300 MB of NCCI text) are not needed
         try:
             os.replace(work, cache)  # atomic; a parallel run that won the race keeps its copy
         except OSError:
-            pass
+            shutil.rmtree(work, ignore_errors=True)  # the loser's copy (hundreds of MB with the NCCI tables)
     return dest
 
 

@@ -6,13 +6,15 @@ import json
 import os
 import sqlite3
 import threading
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 
 from .codes import ICD10CM, SYSTEMS, normalize, system_name, undotted
 from .dates import from_iso, parse_date
-from .errors import BookMissing, NoRelease, UnknownCode
+from .errors import BookMissing, CodebookError, NoRelease, UnknownCode
 from .model import Code, Crosswalk, IndexEntry, Note, Release, SeventhCharacter, Version
 from .schema import SCHEMA_VERSION
 
@@ -395,6 +397,590 @@ class Book:
             f"WHERE system='icd10pcs' AND code IN ({','.join('?' * len(prefixes))}) "
             "ORDER BY length(code) DESC, path, id LIMIT ?", (*prefixes, limit)).fetchall()
         return [IndexEntry(*r) for r in rows]
+
+    # --- HCPCS Level II, modifiers, place of service, CPT descriptors (issue 5) --------------
+    def _for_date(self, rows: list, when: date | str | None) -> dict | None:
+        """Of rows carrying `release_effective` (oldest first), the newest release in effect by the
+        date, else the earliest: a code page shows what the release of the date of service says."""
+        if not rows:
+            return None
+        d = parse_date(when)
+        held = [r for r in rows if r["release_effective"] <= d]
+        return held[-1] if held else rows[0]
+
+    def _rows(self, sql: str, args: tuple) -> list[dict]:
+        cur = self.db.execute(sql, args)
+        names = [c[0] for c in cur.description]
+        out = []
+        for row in cur.fetchall():
+            r = dict(zip(names, row))
+            r["release_effective"] = from_iso(r["release_effective"])
+            out.append(r)
+        return out
+
+    def hcpcs_details(self, system: str, code: str, when: date | str | None = None) -> dict | None:
+        """The ANWEB record fields of a HCPCS code or Level II modifier from the release in effect on the
+        date (else the nearest one held). None when no release carries them."""
+        system = system_name(system)
+        rows = self._rows(
+            "SELECT d.*, r.name AS release, r.effective_from AS release_effective FROM hcpcs_details d "
+            "JOIN releases r ON r.id=d.release_id WHERE d.system=? AND d.code=? ORDER BY r.effective_from, r.id",
+            (system, normalize(code, system)))
+        r = self._for_date(rows, when)
+        if r is None:
+            return None
+        from .sources.hcpcs_anweb import ACTION_CODES
+
+        return {
+            "release": r["release"], "release_effective": r["release_effective"],
+            "long_description": r["long_description"], "short_description": r["short_description"],
+            "pricing_indicators": json.loads(r["pricing"]), "multiple_pricing_indicator": r["multiple_pricing"],
+            "coverage_code": r["coverage"], "betos": r["betos"], "type_of_service": json.loads(r["tos"]),
+            "asc_group": r["asc_group"], "asc_effective": from_iso(r["asc_date"]),
+            "anesthesia_base_units": r["anesthesia_units"],
+            "added": from_iso(r["added"]), "action_effective": from_iso(r["action_date"]),
+            "terminated": from_iso(r["termination"]), "action_code": r["action_code"],
+            "action": ACTION_CODES.get(r["action_code"] or ""),
+            "cim_references": json.loads(r["cim"]), "mcm_references": json.loads(r["mcm"]),
+            "statute": r["statute"], "lab_certification": json.loads(r["lab_cert"]),
+            "cross_references": json.loads(r["xref"]), "opps_group": r["opps"],
+            "opps_payment_indicator": r["opps_pi"], "opps_effective": from_iso(r["opps_date"]),
+            "processing_note": r["proc_note"],
+        }
+
+    def hcpcs_noc(self, code: str, when: date | str | None = None) -> bool | None:
+        """Whether a HCPCS code is on the CMS not-otherwise-classified list on the date; None when no
+        NOC list is held."""
+        lists = self.db.execute("SELECT id FROM releases WHERE system='hcpcs' AND kind='hcpcs_noc' "
+                                "ORDER BY effective_from DESC, id DESC").fetchall()
+        if not lists:
+            return None
+        d = parse_date(when).isoformat()
+        row = self.db.execute("SELECT added, terminated FROM hcpcs_noc WHERE code=? AND release_id=?",
+                              (normalize(code, "hcpcs"), lists[0][0])).fetchone()
+        return bool(row) and (row[0] is None or row[0] <= d) and (row[1] is None or d <= row[1])
+
+    def modifier_guidance(self, code: str, when: date | str | None = None) -> dict | None:
+        rows = self._rows(
+            "SELECT g.*, r.name AS release, r.effective_from AS release_effective FROM modifier_guidance g "
+            "JOIN releases r ON r.id=g.release_id WHERE g.code=? ORDER BY r.effective_from, r.id",
+            (normalize(code, "modifier"),))
+        r = self._for_date(rows, when)
+        if r is None:
+            return None
+        return {"release": r["release"], "categories": json.loads(r["categories"]), "information": r["information"],
+                "instructions": r["instructions"], "correct_use": r["correct_use"],
+                "incorrect_use": r["incorrect_use"], "resources": r["resources"]}
+
+    def pos_details(self, code: str, when: date | str | None = None) -> dict | None:
+        rows = self._rows(
+            "SELECT p.*, r.name AS release, r.effective_from AS release_effective FROM pos_details p "
+            "JOIN releases r ON r.id=p.release_id WHERE p.code=? ORDER BY r.effective_from, r.id",
+            (normalize(code, "pos"),))
+        r = self._for_date(rows, when)
+        if r is None:
+            return None
+        return {"release": r["release"], "setting": r["setting"], "description": r["description"]}
+
+    def cpt_descriptors(self, code: str, when: date | str | None = None) -> dict:
+        """The licensee's CPT descriptors of a code or CPT modifier, each kind from the newest CPT year
+        in effect by the date (else the earliest held): {} when no licensed data was imported."""
+        rows = self._rows(
+            "SELECT c.kind, c.seq, c.text, c.concept_id, c.descriptor_id, r.name AS release, "
+            "r.effective_from AS release_effective FROM cpt_descriptors c JOIN releases r ON r.id=c.release_id "
+            "WHERE c.code=? ORDER BY r.effective_from, r.id, c.seq", (normalize(code, "cpt"),))
+        by_kind: dict[str, list[dict]] = {}
+        for r in rows:
+            by_kind.setdefault(r["kind"], []).append(r)
+        out: dict = {}
+        for kind, krows in by_kind.items():
+            pick = self._for_date(krows, when)
+            same = [r for r in krows if r["release"] == pick["release"]]
+            if kind == "clinician":
+                out[kind] = [{"id": r["descriptor_id"], "text": r["text"]} for r in same]
+            else:
+                out[kind] = pick["text"]
+            if pick.get("concept_id") and "concept_id" not in out:
+                out["concept_id"] = pick["concept_id"]
+        return out
+
+
+    # --- NCCI edits (PTP, MUE, add-on codes) and the PFS RVU / GPCI files (issue 5) ------------
+    # Each official file is a release; its setting is the release's system (ncci-practitioner,
+    # ncci-hospital, ncci-dme; ncci for add-on edits; pfs, pfs-qpp). A date of service picks the set
+    # of files of that setting in effect (a CMS release in parts, PTP f1-f4, is one set). PTP and
+    # add-on rows carry their own effective and deletion dates: a date before the first set held uses
+    # the first set's history. MUE tables carry none: no table before the first one held. A PFS file
+    # applies within its calendar year only. Dates in these tables are INTEGER YYYYMMDD.
+    # CPT codes are known here by number only (the RVU file's codes and status, the NCCI tables);
+    # no CPT descriptor is stored: see cms_listed().
+    @cached_property
+    def _edit_sets(self) -> dict[tuple[str, str], list[EditSet]]:
+        groups: dict[tuple[str, str], dict[date, list[Release]]] = {}
+        for r in self._releases.values():
+            if r.kind in _EDIT_KINDS:
+                groups.setdefault((r.kind, r.system), {}).setdefault(r.effective_from, []).append(r)
+        out: dict[tuple[str, str], list[EditSet]] = {}
+        for key, by_start in groups.items():
+            starts = sorted(by_start)
+            sets = []
+            for i, start in enumerate(starts):
+                end = starts[i + 1] - timedelta(days=1) if i + 1 < len(starts) else None
+                if key[0] in ("pfs_rvu", "pfs_gpci"):
+                    end = min(end or date(start.year, 12, 31), date(start.year, 12, 31))
+                rels = sorted(by_start[start], key=lambda r: r.id)
+                sets.append(EditSet(key[0], key[1], start, end, tuple(r.id for r in rels),
+                                    tuple(r.name for r in rels)))
+            out[key] = sets
+        return out
+
+    def _edit_set(self, kind: str, system: str, d: date, history: bool) -> EditSet | None:
+        """The set of `kind` files of `system` in effect on `d`; with `history`, the first set for an earlier date."""
+        sets = self._edit_sets.get((kind, system))
+        if not sets:
+            return None
+        for s in reversed(sets):
+            if s.start <= d:
+                return s if s.end is None or d <= s.end else None
+        return sets[0] if history else None
+
+    @staticmethod
+    def _setting(setting: str) -> str:
+        from .sources.ncci_ptp import setting_name
+
+        try:
+            return setting_name(setting)
+        except ValueError as exc:
+            raise CodebookError(str(exc)) from None
+
+    @staticmethod
+    def _hcpcs(code: str) -> str:
+        return normalize(code, "hcpcs")
+
+    def edit_sets(self, kind: str | None = None) -> list[EditSet]:
+        """Every NCCI / PFS file set held, oldest first (what the edits and payments rest on)."""
+        return sorted((s for sets in self._edit_sets.values() for s in sets if kind is None or s.kind == kind),
+                      key=lambda s: (s.kind, s.system, s.start))
+
+    # PTP
+    _PTP_SELECT = ("SELECT e.column1, e.column2, e.effective, e.deletion, e.modifier, e.prior_1996, r.text, "
+                   "e.release_id FROM ptp_edits e JOIN ptp_rationales r ON r.id=e.rationale_id ")
+
+    def _ptp_set(self, setting: str, when) -> tuple[str, date, EditSet | None]:
+        setting = self._setting(setting)
+        if setting == "dme":
+            raise CodebookError("NCCI PTP edits are published for practitioners and outpatient hospitals, not DME")
+        d = parse_date(when)
+        return setting, d, self._edit_set("ncci_ptp", f"ncci-{setting}", d, history=True)
+
+    def _ptp(self, setting: str, row) -> PtpEdit:
+        from .sources.ncci_ptp import ymd
+
+        return PtpEdit(setting, row[0], row[1], ymd(row[2]), ymd(row[3]), row[4], bool(row[5]), row[6],
+                       self._releases[row[7]].name)
+
+    def ptp_edit(self, column1: str, column2: str, setting: str = "practitioner",
+                 when: date | str | None = None) -> PtpEdit | None:
+        """The PTP edit with `column1` as column 1 and `column2` as column 2 in effect on the date (the
+        effective date through the deletion date), whatever its modifier indicator; None when none applies."""
+        setting, d, s = self._ptp_set(setting, when)
+        if s is None:
+            return None
+        day = _ymd(d)
+        row = self.db.execute(
+            self._PTP_SELECT + f"WHERE e.release_id IN ({','.join('?' * len(s.release_ids))}) AND e.column1=? "
+            "AND e.column2=? AND e.effective<=? AND (e.deletion IS NULL OR e.deletion>=?) "
+            "ORDER BY e.effective DESC LIMIT 1",
+            (*s.release_ids, self._hcpcs(column1), self._hcpcs(column2), day, day)).fetchone()
+        return self._ptp(setting, row) if row else None
+
+    def ptp_pairs(self, code: str, setting: str = "practitioner", when: date | str | None = None,
+                  active: bool = True) -> dict[str, list[PtpEdit]]:
+        """The PTP edits naming a code: {"column1": edits where it is column 1, "column2": where it is
+        column 2}, in effect on the date (or, with active=False, every edit of the set, deleted ones too)."""
+        setting, d, s = self._ptp_set(setting, when)
+        out: dict[str, list[PtpEdit]] = {"column1": [], "column2": []}
+        if s is None:
+            return out
+        key, day, ids = self._hcpcs(code), _ymd(d), s.release_ids
+        when_sql = " AND e.effective<=? AND (e.deletion IS NULL OR e.deletion>=?)" if active else ""
+        for col, other in (("column1", "column2"), ("column2", "column1")):
+            rows = self.db.execute(
+                self._PTP_SELECT + f"WHERE e.release_id IN ({','.join('?' * len(ids))}) AND e.{col}=?{when_sql} "
+                f"ORDER BY e.{other}, e.effective", (*ids, key, *((day, day) if active else ()))).fetchall()
+            out[col] = [self._ptp(setting, r) for r in rows]
+        return out
+
+    def ptp_edits_among(self, codes, setting: str = "practitioner", when: date | str | None = None) -> list[PtpEdit]:
+        """Every PTP edit in effect on the date whose column 1 and column 2 codes are both among `codes`
+        (a claim's lines): one indexed query, for the edit checker."""
+        setting, d, s = self._ptp_set(setting, when)
+        keys = sorted({self._hcpcs(c) for c in codes if c})
+        if s is None or len(keys) < 2:
+            return []
+        day, ids, marks = _ymd(d), s.release_ids, ",".join("?" * len(keys))
+        rows = self.db.execute(
+            self._PTP_SELECT + f"WHERE e.release_id IN ({','.join('?' * len(ids))}) AND e.column1 IN ({marks}) "
+            f"AND e.column2 IN ({marks}) AND e.effective<=? AND (e.deletion IS NULL OR e.deletion>=?) "
+            "ORDER BY e.column1, e.column2", (*ids, *keys, *keys, day, day)).fetchall()
+        return [self._ptp(setting, r) for r in rows]
+
+    # MUE
+    def mue(self, code: str, setting: str = "practitioner", when: date | str | None = None) -> Mue | None:
+        """The MUE of a code in the table of that setting in effect on the date; None when the table has no
+        row for it or no table of the setting is in effect then."""
+        setting = self._setting(setting)
+        s = self._edit_set("ncci_mue", f"ncci-{setting}", parse_date(when), history=False)
+        if s is None:
+            return None
+        row = self.db.execute(
+            f"SELECT code, mue, mai, rationale, release_id FROM mue_edits WHERE release_id IN "
+            f"({','.join('?' * len(s.release_ids))}) AND code=? ORDER BY release_id DESC LIMIT 1",
+            (*s.release_ids, self._hcpcs(code))).fetchone()
+        if row is None:
+            return None
+        from .sources.ncci_mue import MAI_LABELS
+
+        return Mue(setting, row[0], row[1], row[2], MAI_LABELS[row[2]], row[3], s.start, s.end,
+                   self._releases[row[4]].name)
+
+    # add-on codes
+    def _aoc(self, where: str, code: str, when) -> list[AddonEdit]:
+        from .sources.ncci_ptp import ymd
+
+        d = parse_date(when)
+        s = self._edit_set("ncci_aoc", "ncci", d, history=True)
+        if s is None:
+            return []
+        day = _ymd(d)
+        rows = self.db.execute(
+            "SELECT addon, primary_code, effective, deletion, aoc_type, addon_deletion, primary_deletion, note, "
+            f"release_id FROM aoc_edits WHERE release_id IN ({','.join('?' * len(s.release_ids))}) AND {where}=? "
+            "AND effective<=? AND (deletion IS NULL OR deletion>=?) ORDER BY addon, primary_code",
+            (*s.release_ids, self._hcpcs(code), day, day)).fetchall()
+        return [AddonEdit(r[0], None if r[1] == "CCCCC" else r[1], r[1] == "CCCCC", r[4], ymd(r[2]), ymd(r[3]),
+                          ymd(r[5]), ymd(r[6]), r[7], self._releases[r[8]].name) for r in rows]
+
+    def addon_primaries(self, addon: str, when: date | str | None = None) -> list[AddonEdit]:
+        """The add-on code edits of an add-on code in effect on the date: its primary codes and AOC type
+        (type 2 edits name no primary: contractor_defined). Empty when the code is not an add-on code."""
+        return self._aoc("addon", addon, when)
+
+    def addons_for(self, primary: str, when: date | str | None = None) -> list[AddonEdit]:
+        """The add-on code edits in effect on the date that list `primary` as a primary code."""
+        return self._aoc("primary_code", primary, when)
+
+    # PFS relative values, GPCIs, payment
+    _RVU_COLS = ("code, modifier, description, status, not_used_for_medicare, work, pe_nonfacility, pe_nonfacility_na, "
+                 "pe_facility, pe_facility_na, mp, total_nonfacility, total_facility, pctc, global_days, preop, "
+                 "intraop, postop, multiple_procedure, bilateral, assistant, co_surgeons, team_surgery, pricing, "
+                 "endoscopic_base, conversion_factor, supervision, calculation_flag, imaging_family, "
+                 "opps_pe_nonfacility, opps_pe_facility, opps_mp, release_id")
+
+    def _rvu(self, row, s: EditSet) -> Rvu:
+        v = list(row)
+        for i in (4, 7, 9):
+            v[i] = bool(v[i])
+        return Rvu(*v[:-1], self._releases[v[-1]].name, s.start, s.end)
+
+    def rvu(self, code: str, modifier: str | None = None, when: date | str | None = None,
+            qpp: bool = False) -> Rvu | None:
+        """The PFS relative value record of a code (and modifier: None or '' for the global service, 26, TC,
+        53) in the file in effect on the date; None when the file has none or no PFS file covers the date.
+        CPT rows carry their numbers and status but never a description. `qpp` reads the QPP file."""
+        s = self._edit_set("pfs_rvu", "pfs-qpp" if qpp else "pfs", parse_date(when), history=False)
+        if s is None:
+            return None
+        row = self.db.execute(
+            f"SELECT {self._RVU_COLS} FROM pfs_rvu WHERE release_id IN ({','.join('?' * len(s.release_ids))}) "
+            "AND code=? AND modifier=? ORDER BY release_id DESC LIMIT 1",
+            (*s.release_ids, self._hcpcs(code), (modifier or "").strip().upper())).fetchone()
+        return self._rvu(row, s) if row else None
+
+    def rvus(self, code: str, when: date | str | None = None, qpp: bool = False) -> list[Rvu]:
+        """Every relative value record of a code on the date: the global service, then 26, TC, 53."""
+        s = self._edit_set("pfs_rvu", "pfs-qpp" if qpp else "pfs", parse_date(when), history=False)
+        if s is None:
+            return []
+        rows = self.db.execute(
+            f"SELECT {self._RVU_COLS} FROM pfs_rvu WHERE release_id IN ({','.join('?' * len(s.release_ids))}) "
+            "AND code=? ORDER BY modifier", (*s.release_ids, self._hcpcs(code))).fetchall()
+        return [self._rvu(r, s) for r in rows]
+
+    _GPCI_COLS = "mac, locality, state, name, work, work_floor, floor_through, pe, mp, footnote, release_id"
+
+    def _gpci(self, row, s: EditSet) -> Gpci:
+        from .sources.ncci_ptp import ymd
+
+        return Gpci(row[0], row[1], row[2], row[3], row[4], row[5], ymd(row[6]), row[7], row[8], row[9],
+                    self._releases[row[10]].name, s.start, s.end)
+
+    @staticmethod
+    def _locality_key(locality) -> tuple[str, str]:
+        if isinstance(locality, (tuple, list)) and len(locality) == 2:
+            return str(locality[0]).strip(), str(locality[1]).strip()
+        text = str(locality or "").strip()
+        for sep in ("-", "/", " ", ":"):
+            if sep in text:
+                mac, _, loc = text.partition(sep)
+                return mac.strip(), loc.strip()
+        if len(text) == 7 and text.isdigit():
+            return text[:5], text[5:]
+        raise CodebookError(f"locality {locality!r}: give the MAC and locality number, e.g. 01112-05")
+
+    def gpci(self, locality, when: date | str | None = None) -> Gpci | None:
+        """The GPCIs of a Medicare locality ("MAC-locality", e.g. "01112-05", or (mac, locality)) in the
+        GPCI file in effect on the date."""
+        mac, loc = self._locality_key(locality)
+        s = self._edit_set("pfs_gpci", "pfs", parse_date(when), history=False)
+        if s is None:
+            return None
+        row = self.db.execute(
+            f"SELECT {self._GPCI_COLS} FROM pfs_gpci WHERE release_id IN ({','.join('?' * len(s.release_ids))}) "
+            "AND mac=? AND locality=? ORDER BY release_id DESC LIMIT 1", (*s.release_ids, mac, loc)).fetchone()
+        return self._gpci(row, s) if row else None
+
+    def localities(self, when: date | str | None = None) -> list[Gpci]:
+        s = self._edit_set("pfs_gpci", "pfs", parse_date(when), history=False)
+        if s is None:
+            return []
+        rows = self.db.execute(
+            f"SELECT {self._GPCI_COLS} FROM pfs_gpci WHERE release_id IN ({','.join('?' * len(s.release_ids))}) "
+            "ORDER BY state, mac, locality", s.release_ids).fetchall()
+        return [self._gpci(r, s) for r in rows]
+
+    def payment(self, code: str, locality, when: date | str | None = None, facility: bool = False,
+                modifier: str | None = None, qpp: bool = False) -> Payment:
+        """The Medicare PFS payment amount for a code in a locality on the date, facility or non-facility:
+        [(work RVU x work GPCI) + (PE RVU x PE GPCI) + (MP RVU x MP GPCI)] x conversion factor. `amount`
+        is None, with the reason, when the status is not paid on the fee schedule (only A, R and T are),
+        when the setting is marked NA, or when no RVU or GPCI file covers the date."""
+        from .sources.pfs_rvu import PAYABLE_STATUS, payment_amount
+
+        d = parse_date(when)
+        key, mod = self._hcpcs(code), (modifier or "").strip().upper()
+        rvu = self.rvu(key, mod, d, qpp=qpp)
+        g = self.gpci(locality, d)
+        base = dict(code=key, modifier=mod, locality=f"{self._locality_key(locality)[0]}-"
+                    f"{self._locality_key(locality)[1]}", facility=facility, date_of_service=d)
+        if rvu is None:
+            return Payment(**base, amount=None, reason=f"no PFS relative values for {key}{' ' + mod if mod else ''} "
+                                                        f"on {d.isoformat()}")
+        if g is None:
+            return Payment(**base, amount=None, reason=f"no GPCIs for locality {base['locality']} on {d.isoformat()}",
+                           status=rvu.status, rvu_release=rvu.release)
+        pe = rvu.pe_facility if facility else rvu.pe_nonfacility
+        work_gpci = g.work_on(d)
+        parts = dict(status=rvu.status, work_rvu=rvu.work, pe_rvu=pe, mp_rvu=rvu.mp, work_gpci=work_gpci,
+                     pe_gpci=g.pe, mp_gpci=g.mp, conversion_factor=rvu.conversion_factor, rvu_release=rvu.release,
+                     gpci_release=g.release)
+        if rvu.status not in PAYABLE_STATUS:
+            return Payment(**base, **parts, amount=None,
+                           reason=f"status {rvu.status}: not paid on the physician fee schedule")
+        if (rvu.pe_facility_na if facility else rvu.pe_nonfacility_na):
+            return Payment(**base, **parts, amount=None,
+                           reason=f"NA: rarely or never performed in the {'facility' if facility else 'non-facility'} "
+                                  "setting")
+        amount = payment_amount(rvu.work, pe, rvu.mp, work_gpci, g.pe, g.mp, rvu.conversion_factor)
+        return Payment(**base, **parts, amount=amount, reason=None)
+
+    # which CMS files know a code
+    def cms_listed(self, code: str, when: date | str | None = None) -> list[str]:
+        """The CMS files in effect on the date that list a CPT or HCPCS code: 'pfs' (an RVU record, any
+        status), 'mue:<setting>', 'ptp:<setting>' (an edit in effect names it), 'aoc'. This is how the book
+        knows which CPT codes exist on a date without licensed CPT data: by number, never by descriptor."""
+        d = parse_date(when)
+        key, day = self._hcpcs(code), _ymd(d)
+        found = []
+        s = self._edit_set("pfs_rvu", "pfs", d, history=False)
+        if s and self.db.execute(f"SELECT 1 FROM pfs_rvu WHERE release_id IN ({','.join('?' * len(s.release_ids))}) "
+                                 "AND code=? LIMIT 1", (*s.release_ids, key)).fetchone():
+            found.append("pfs")
+        for setting in ("practitioner", "hospital", "dme"):
+            s = self._edit_set("ncci_mue", f"ncci-{setting}", d, history=False)
+            if s and self.db.execute(f"SELECT 1 FROM mue_edits WHERE release_id IN "
+                                     f"({','.join('?' * len(s.release_ids))}) AND code=?",
+                                     (*s.release_ids, key)).fetchone():
+                found.append(f"mue:{setting}")
+        for setting in ("practitioner", "hospital"):
+            s = self._edit_set("ncci_ptp", f"ncci-{setting}", d, history=True)
+            if s is None:
+                continue
+            marks = ",".join("?" * len(s.release_ids))
+            for col in ("column1", "column2"):
+                if self.db.execute(f"SELECT 1 FROM ptp_edits WHERE release_id IN ({marks}) AND {col}=? AND "
+                                   "effective<=? AND (deletion IS NULL OR deletion>=?) LIMIT 1",
+                                   (*s.release_ids, key, day, day)).fetchone():
+                    found.append(f"ptp:{setting}")
+                    break
+        s = self._edit_set("ncci_aoc", "ncci", d, history=True)
+        if s:
+            marks = ",".join("?" * len(s.release_ids))
+            for col in ("addon", "primary_code"):
+                if self.db.execute(f"SELECT 1 FROM aoc_edits WHERE release_id IN ({marks}) AND {col}=? AND "
+                                   "effective<=? AND (deletion IS NULL OR deletion>=?) LIMIT 1",
+                                   (*s.release_ids, key, day, day)).fetchone():
+                    found.append("aoc")
+                    break
+        return found
+
+
+# --- records of the NCCI / PFS section (issue 5) ----------------------------------------------
+_EDIT_KINDS = frozenset({"ncci_ptp", "ncci_mue", "ncci_aoc", "pfs_rvu", "pfs_gpci"})
+MODIFIER_INDICATORS = {0: "not allowed", 1: "allowed", 9: "not applicable"}
+
+
+def _ymd(d: date) -> int:
+    return d.year * 10000 + d.month * 100 + d.day
+
+
+@dataclass(frozen=True, slots=True)
+class EditSet:
+    """The files of one kind and setting that take effect on one date (a CMS release in parts is one set)."""
+
+    kind: str  # ncci_ptp, ncci_mue, ncci_aoc, pfs_rvu, pfs_gpci
+    system: str  # ncci-practitioner, ncci-hospital, ncci-dme, ncci, pfs, pfs-qpp
+    start: date
+    end: date | None  # the day before the next set of its kind and setting; None: in effect until replaced
+    release_ids: tuple[int, ...]
+    releases: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PtpEdit:
+    setting: str  # practitioner | hospital
+    column1: str
+    column2: str
+    effective: date
+    deletion: date | None  # the last day the edit applies
+    modifier: int  # 0 not allowed, 1 allowed (with an NCCI-associated modifier), 9 not applicable
+    prior_1996: bool
+    rationale: str
+    release: str
+
+    def active_on(self, when: date) -> bool:
+        return self.effective <= when and (self.deletion is None or when <= self.deletion)
+
+    @property
+    def modifier_meaning(self) -> str:
+        return MODIFIER_INDICATORS[self.modifier]
+
+
+@dataclass(frozen=True, slots=True)
+class Mue:
+    setting: str  # practitioner | hospital | dme
+    code: str
+    value: int  # units of service
+    mai: int  # 1 line edit, 2 date of service edit: policy, 3 date of service edit: clinical
+    mai_label: str
+    rationale: str
+    effective_from: date  # the table's dates
+    effective_to: date | None
+    release: str
+
+
+@dataclass(frozen=True, slots=True)
+class AddonEdit:
+    addon: str
+    primary: str | None  # None when the contractor defines the primary codes (CCCCC in the file)
+    contractor_defined: bool
+    aoc_type: int  # 1, 2, 3
+    effective: date
+    deletion: date | None
+    addon_deletion: date | None
+    primary_deletion: date | None
+    note: str | None
+    release: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rvu:
+    code: str
+    modifier: str  # '' for the global service
+    description: str | None  # HCPCS Level II only: never a CPT or CDT descriptor
+    status: str
+    not_used_for_medicare: bool
+    work: float
+    pe_nonfacility: float
+    pe_nonfacility_na: bool
+    pe_facility: float
+    pe_facility_na: bool
+    mp: float
+    total_nonfacility: float
+    total_facility: float
+    pctc: str
+    global_days: str
+    preop: float
+    intraop: float
+    postop: float
+    multiple_procedure: str
+    bilateral: str
+    assistant: str
+    co_surgeons: str
+    team_surgery: str
+    pricing: str
+    endoscopic_base: str | None
+    conversion_factor: float
+    supervision: str
+    calculation_flag: str
+    imaging_family: str
+    opps_pe_nonfacility: float
+    opps_pe_facility: float
+    opps_mp: float
+    release: str
+    effective_from: date
+    effective_to: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class Gpci:
+    mac: str
+    locality: str
+    state: str
+    name: str
+    work: float  # without the 1.0 floor when the file gives both
+    work_floor: float | None  # with the 1.0 floor
+    floor_through: date | None  # the floor applies through this date (the file's note)
+    pe: float
+    mp: float
+    footnote: str | None
+    release: str
+    effective_from: date
+    effective_to: date | None
+
+    @property
+    def id(self) -> str:
+        return f"{self.mac}-{self.locality}"
+
+    def work_on(self, when: date) -> float:
+        """The work GPCI for a date of service: with the 1.0 floor through the date the file's note gives,
+        without it after; the floored value when the file gives only that."""
+        if self.work_floor is None:
+            return self.work
+        if self.floor_through is None or when <= self.floor_through:
+            return self.work_floor
+        return self.work
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    code: str
+    modifier: str
+    locality: str
+    facility: bool
+    date_of_service: date
+    amount: Decimal | None
+    reason: str | None  # why there is no amount
+    status: str | None = None
+    work_rvu: float | None = None
+    pe_rvu: float | None = None
+    mp_rvu: float | None = None
+    work_gpci: float | None = None
+    pe_gpci: float | None = None
+    mp_gpci: float | None = None
+    conversion_factor: float | None = None
+    rvu_release: str | None = None
+    gpci_release: str | None = None
 
 
 # --- one book per process, reopened when a rebuild replaces the file --------------------------

@@ -51,7 +51,8 @@ def _candidates(path: Path, staging: Path, explicit: bool, result: ImportResult)
             raise SourceError(path, "file is empty")
         result.skipped.append(f"{path} (empty)")
         return
-    if path.suffix.lower() == ".zip" or source_modules.head_of(path, 4) == b"PK\x03\x04":
+    if path.suffix.lower() == ".zip" or (source_modules.head_of(path, 4) == b"PK\x03\x04"
+                                         and source_modules.detect(path) is None):  # an .xlsx release is a zip too
         try:
             zf = zipfile.ZipFile(path)
         except zipfile.BadZipFile:

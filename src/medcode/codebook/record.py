@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from .book import NOTE_ORDER, Book
-from .codes import ICD10CM, ICD10PCS, SYSTEMS, looks_like, normalize
+from .codes import CPT, HCPCS, ICD10CM, ICD10PCS, MODIFIER, POS, SYSTEMS, looks_like, normalize
 from .errors import UnknownCode
 from .plain import describe
 
@@ -71,6 +71,8 @@ def code_record(book: Book, system: str, code: str, when: date, full: bool = Tru
             "index_entries": [{"path": e.path, "code": e.code, "see": e.see, "use": e.see_also}
                               for e in book.pcs_index_entries(found.code)],
         }
+    if found.system in (HCPCS, MODIFIER, POS, CPT):
+        rec.update(_hcpcs_blocks(book, found, at))
     rec["crosswalks"] = {
         "icd9cm": [{"code": x.target, "title": x.target_title, "approximate": x.approximate, "no_map": x.no_map,
                     "combination": x.combination, "scenario": x.scenario, "choice_list": x.choice_list}
@@ -84,3 +86,30 @@ def code_record(book: Book, system: str, code: str, when: date, full: bool = Tru
     if found.billable is False and found.status == "active" and found.kind != "chapter":
         rec["billable_below"] = [_brief(c) for c in book.billable_descendants(system, found.code, at, limit=50)]
     return rec
+
+
+CPT_NOTICE = ("The CPT descriptor is licensed by the American Medical Association: it is shown only when a "
+              "licensee has imported the AMA data files.")
+
+
+def _hcpcs_blocks(book: Book, found, at) -> dict:
+    """HCPCS, modifier, place of service and CPT facts beside the title (issue 5)."""
+    out: dict = {}
+    if found.system == HCPCS and found.kind != "section":
+        details = book.hcpcs_details(HCPCS, found.code, at)
+        out["hcpcs"] = ({**details, "noc": book.hcpcs_noc(found.code, at)} if details else
+                        {"noc": book.hcpcs_noc(found.code, at)})
+    elif found.system == MODIFIER:
+        level = "CPT" if found.kind == "cpt_modifier" else "HCPCS Level II"
+        out["hcpcs"] = book.hcpcs_details(MODIFIER, found.code, at) if level != "CPT" else None
+        out["modifier"] = {"level": level,
+                           "guidance": book.modifier_guidance(found.code, at) if level != "CPT" else None,
+                           "cpt_descriptor": book.cpt_descriptors(found.code, at).get("modifier")
+                           if level == "CPT" else None}
+    elif found.system == POS:
+        out["pos"] = book.pos_details(found.code, at)
+    elif found.system == CPT:
+        descriptors = book.cpt_descriptors(found.code, at)
+        out["cpt"] = {"licensed": bool(descriptors), "descriptors": descriptors,
+                      "notice": None if descriptors else CPT_NOTICE}
+    return out

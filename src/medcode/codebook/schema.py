@@ -1,6 +1,6 @@
 """The codebook file's tables. One place, so every importer writes the same shape."""
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "2"  # 2: the search index tables (medcode.search.index)
 
 DDL = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -122,6 +122,142 @@ CREATE TABLE guideline_sections(
   release_id INTEGER NOT NULL,
   PRIMARY KEY(source, ref)
 ) WITHOUT ROWID;
+
+-- ===== NCCI edits and the PFS RVU / GPCI files (issue 5; sources ncci_ptp, ncci_mue, ncci_aoc,
+-- pfs_rvu, pfs_gpci). Each official file is one release; its setting is in releases.system
+-- ('ncci-practitioner', 'ncci-hospital', 'ncci-dme', 'ncci' for add-on edits, 'pfs', 'pfs-qpp'),
+-- so a quarter's file follows the previous quarter's file of the same setting. A CMS release that
+-- comes in parts (PTP f1-f4) is several releases with the same effective_from: one set.
+-- Dates in these tables are INTEGER YYYYMMDD (compact: 2.5 million PTP rows per quarter).
+-- CPT codes appear here by number only: no CPT descriptor is ever stored (pfs_rvu.description is
+-- NULL for CPT and CDT rows even when the file carries text).
+CREATE TABLE ptp_rationales(id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
+CREATE TABLE ptp_edits(
+  release_id INTEGER NOT NULL,      -- the file (part): setting and quarter
+  column1 TEXT NOT NULL,
+  column2 TEXT NOT NULL,
+  effective INTEGER NOT NULL,       -- YYYYMMDD
+  deletion INTEGER,                 -- YYYYMMDD, the last day the edit applies; NULL: not deleted ("*")
+  modifier INTEGER NOT NULL,        -- 0 not allowed, 1 allowed, 9 not applicable
+  prior_1996 INTEGER NOT NULL,      -- the "* = in existence prior to 1996" flag
+  rationale_id INTEGER NOT NULL,    -- ptp_rationales.id
+  PRIMARY KEY(release_id, column1, column2, effective)
+) WITHOUT ROWID;
+CREATE TABLE mue_edits(
+  release_id INTEGER NOT NULL,      -- the file: setting (practitioner, hospital, dme) and quarter
+  code TEXT NOT NULL,
+  mue INTEGER NOT NULL,             -- units of service per line (MAI 1) or per day (MAI 2, 3)
+  mai INTEGER NOT NULL,             -- 1 line edit, 2 date of service: policy, 3 date of service: clinical
+  rationale TEXT NOT NULL,
+  PRIMARY KEY(release_id, code)
+) WITHOUT ROWID;
+CREATE TABLE aoc_edits(
+  release_id INTEGER NOT NULL,
+  addon TEXT NOT NULL,
+  primary_code TEXT NOT NULL,       -- 'CCCCC': primary codes defined by the contractor
+  effective INTEGER NOT NULL,       -- YYYYMMDD (the file's YYYYDDD converted)
+  deletion INTEGER,                 -- the last day the edit applies; NULL: not deleted
+  aoc_type INTEGER NOT NULL,        -- 1, 2 or 3
+  addon_deletion INTEGER,           -- AOC_DelDT: the add-on code's deletion date
+  primary_deletion INTEGER,         -- Primary_Code_DelDT
+  note TEXT,                        -- Special_Instruction_Notes
+  PRIMARY KEY(release_id, addon, primary_code, effective)
+) WITHOUT ROWID;
+CREATE TABLE pfs_rvu(
+  release_id INTEGER NOT NULL,
+  code TEXT NOT NULL,
+  modifier TEXT NOT NULL,           -- '' (global), 26, TC, 53
+  description TEXT,                 -- HCPCS Level II only; NULL for CPT and CDT (AMA/ADA text)
+  status TEXT NOT NULL,             -- Attachment A: A, B, C, ... X
+  not_used_for_medicare INTEGER NOT NULL,  -- '+' after the status
+  work REAL NOT NULL, pe_nonfacility REAL NOT NULL, pe_nonfacility_na INTEGER NOT NULL,
+  pe_facility REAL NOT NULL, pe_facility_na INTEGER NOT NULL, mp REAL NOT NULL,
+  total_nonfacility REAL NOT NULL, total_facility REAL NOT NULL,
+  pctc TEXT NOT NULL, global_days TEXT NOT NULL,
+  preop REAL NOT NULL, intraop REAL NOT NULL, postop REAL NOT NULL,
+  multiple_procedure TEXT NOT NULL, bilateral TEXT NOT NULL, assistant TEXT NOT NULL,
+  co_surgeons TEXT NOT NULL, team_surgery TEXT NOT NULL, pricing TEXT NOT NULL,
+  endoscopic_base TEXT, conversion_factor REAL NOT NULL, supervision TEXT NOT NULL,
+  calculation_flag TEXT NOT NULL, imaging_family TEXT NOT NULL,
+  opps_pe_nonfacility REAL NOT NULL, opps_pe_facility REAL NOT NULL, opps_mp REAL NOT NULL,
+  PRIMARY KEY(release_id, code, modifier)
+) WITHOUT ROWID;
+CREATE TABLE pfs_gpci(
+  release_id INTEGER NOT NULL,
+  mac TEXT NOT NULL,                -- Medicare Administrative Contractor number
+  locality TEXT NOT NULL,           -- locality number within the MAC
+  state TEXT NOT NULL,
+  name TEXT NOT NULL,
+  work REAL NOT NULL,               -- work GPCI as published (without the 1.0 floor when both are given)
+  work_floor REAL,                  -- work GPCI with the 1.0 floor, when the file gives it
+  floor_through INTEGER,            -- YYYYMMDD: the floor applies through this date (from the file's note)
+  pe REAL NOT NULL,
+  mp REAL NOT NULL,
+  footnote TEXT,                    -- the '*' / '**' marks after the locality name
+  PRIMARY KEY(release_id, mac, locality)
+) WITHOUT ROWID;
+-- ===== end of the NCCI / PFS block
+
+-- ===== HCPCS Level II, modifiers, place of service, licensed CPT (issue 5; sources hcpcs_anweb,
+-- hcpcs_attributes, hcpcs_list, hcpcs_noc, modifiers, pos, cpt_licensed). The codes themselves are
+-- rows of `codes` (systems 'hcpcs', 'modifier', 'pos', 'cpt'); these tables hold what a code page
+-- shows beside the title, one row per code and release that carries it.
+-- HCPCS ANWEB record fields (system 'hcpcs' for procedure records, 'modifier' for modifier records).
+-- Repeating fields are JSON lists in the file's order; dates are ISO; NULL: blank in the file, or a
+-- field the release does not carry (the attributes file has no descriptions).
+CREATE TABLE hcpcs_details(
+  system TEXT NOT NULL,
+  code TEXT NOT NULL,
+  release_id INTEGER NOT NULL,
+  long_description TEXT,            -- continuation records joined
+  short_description TEXT,
+  pricing TEXT NOT NULL DEFAULT '[]',     -- pricing indicator codes (up to 4), e.g. ["51"]
+  multiple_pricing TEXT,            -- multiple pricing indicator
+  cim TEXT NOT NULL DEFAULT '[]',   -- Coverage Issues Manual section numbers (up to 3)
+  mcm TEXT NOT NULL DEFAULT '[]',   -- Medicare Carriers Manual section numbers (up to 3)
+  statute TEXT,
+  lab_cert TEXT NOT NULL DEFAULT '[]',    -- lab certification codes (up to 8)
+  xref TEXT NOT NULL DEFAULT '[]',  -- cross-reference codes (up to 5)
+  coverage TEXT,                    -- coverage code: C, D, I, M, S
+  asc_group TEXT, asc_date TEXT,    -- ASC payment group and its effective date
+  opps TEXT, opps_pi TEXT, opps_date TEXT,
+  proc_note TEXT,                   -- processing note number
+  betos TEXT,
+  tos TEXT NOT NULL DEFAULT '[]',   -- type of service codes (up to 5)
+  anesthesia_units INTEGER,         -- anesthesia base units
+  added TEXT, action_date TEXT, termination TEXT,
+  action_code TEXT,
+  PRIMARY KEY(system, code, release_id)
+) WITHOUT ROWID;
+-- CMS list of not-otherwise-classified HCPCS codes.
+CREATE TABLE hcpcs_noc(
+  code TEXT NOT NULL, release_id INTEGER NOT NULL, title TEXT NOT NULL, added TEXT, terminated TEXT,
+  PRIMARY KEY(code, release_id)
+) WITHOUT ROWID;
+-- Usage notes from a Level II modifier list that carries them (a third-party compilation).
+CREATE TABLE modifier_guidance(
+  code TEXT NOT NULL, release_id INTEGER NOT NULL,
+  categories TEXT NOT NULL DEFAULT '[]',  -- JSON list
+  information TEXT, instructions TEXT, correct_use TEXT, incorrect_use TEXT, resources TEXT,
+  PRIMARY KEY(code, release_id)
+) WITHOUT ROWID;
+-- Place of service: facility / non-facility setting and the CMS description.
+CREATE TABLE pos_details(
+  code TEXT NOT NULL, release_id INTEGER NOT NULL, setting TEXT, description TEXT,
+  PRIMARY KEY(code, release_id)
+) WITHOUT ROWID;
+-- CPT descriptors from a licensee's AMA data files, only when imported: the project ships no CPT text.
+CREATE TABLE cpt_descriptors(
+  code TEXT NOT NULL,               -- a CPT code, or a CPT modifier (kind 'modifier')
+  kind TEXT NOT NULL,               -- long, medium, short, consumer, clinician, modifier
+  seq INTEGER NOT NULL,             -- order within the file (several clinician descriptors per code)
+  text TEXT NOT NULL,
+  concept_id TEXT,
+  descriptor_id TEXT,               -- clinician descriptor id
+  release_id INTEGER NOT NULL
+);
+CREATE INDEX cpt_descriptors_code ON cpt_descriptors(code, kind);
+-- ===== end of the HCPCS / modifier / POS / CPT block
 """
 
 INDEXES = """
@@ -131,4 +267,7 @@ CREATE INDEX index_terms_code ON index_terms(code);
 CREATE INDEX index_terms_parent ON index_terms(parent_id);
 CREATE INDEX crosswalks_source ON crosswalks(direction, source);
 CREATE INDEX crosswalks_target ON crosswalks(direction, target);
+-- NCCI / PFS block (issue 5): column 1 lookups use ptp_edits' primary key
+CREATE INDEX ptp_edits_column2 ON ptp_edits(release_id, column2);
+CREATE INDEX aoc_edits_primary ON aoc_edits(release_id, primary_code);
 """

@@ -20,12 +20,25 @@ _MODULES = (
     "icd10pcs_index",
     "gems",
     "icd10cm_guidelines",
+    "ncci_ptp",
+    "ncci_mue",
+    "ncci_aoc",
+    "pfs_rvu",
+    "pfs_gpci",
+    "hcpcs_anweb",
+    "hcpcs_attributes",
+    "modifiers",
+    "hcpcs_list",
+    "hcpcs_noc",
+    "pos",
+    "cpt_licensed",
 )
 
 
 # Releases of these kinds carry a code list: they follow each other in time, and the one in effect on
 # a date of service answers lookups. Index, guideline, definition and GEM releases do not.
-CODE_LIST_KINDS = frozenset({"icd10cm_tabular", "icd10cm_addenda", "icd10pcs_tables", "hcpcs_anweb", "cpt"})
+CODE_LIST_KINDS = frozenset({"icd10cm_tabular", "icd10cm_addenda", "icd10pcs_tables", "hcpcs_anweb", "cpt",
+                             "hcpcs_attributes", "hcpcs_list", "hcpcs_modifiers", "pos"})
 
 
 def modules():
