@@ -139,6 +139,9 @@ if REDIS_URL:
                           "KEY_PREFIX": os.environ.get("CACHE_PREFIX", "medcode")}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "medcode"}}
+# CACHE_BACKEND=dummy: no caching at all (bench/pages.py measures uncached code pages with it).
+if os.environ.get("CACHE_BACKEND", "").strip().lower() == "dummy":
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
 
 # Mail: Django's SMTP backend, configured by the usual variables.
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")

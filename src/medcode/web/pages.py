@@ -1,0 +1,559 @@
+"""What the code, browse and guideline pages show, built from the book and ready for a template.
+
+Nothing here looks at a request: the same inputs give the same output, which is what lets
+web/cache.py keep the rendered parts and serve them to every visitor allowed to see them.
+The parts of a code page:
+
+* ``public``: always shown — hierarchy, description, plain language, billable status or the
+  codes to choose instead, effective dates, the 7th-character table with its concrete codes,
+  PCS axes and table grid, children and siblings;
+* ``gated``: shown while the visitor's meter allows — instructional notes with their origin,
+  the guideline sections that apply, index entries, the GEMs crosswalk, history.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import threading
+import weakref
+from dataclasses import dataclass
+from datetime import date
+
+from urllib.parse import quote
+
+from django.urls import reverse
+from django.utils.safestring import mark_safe
+
+from medcode.codebook import guidelines as gl
+from medcode.codebook.book import Book
+from medcode.codebook.codes import ICD10CM, ICD10PCS, SYSTEM_LABELS, normalize, undotted
+from medcode.codebook.record import code_record
+
+from .notelinks import Ref, iter_refs, link_codes
+
+# Headings as the Tabular prints them (the kinds are storage keys, not words).
+NOTE_LABELS = {
+    "includes": "Includes",
+    "inclusion_terms": "Inclusion terms",
+    "excludes1": "Excludes1",
+    "excludes2": "Excludes2",
+    "code_first": "Code first",
+    "use_additional": "Use additional code",
+    "code_also": "Code also",
+    "notes": "Notes",
+    "seventh_note": "7th character note",
+}
+
+# What each kind of level is called in running text ("from category E11").
+KIND_WORDS = {
+    "chapter": "chapter", "block": "block", "category": "category", "subcategory": "subcategory",
+    "extension": "code", "section": "section", "body_system": "body system", "table": "table", "code": "code",
+}
+
+INDEX_SOURCES = {
+    "index": "Alphabetic Index",
+    "eindex": "External Cause Index",
+    "drug": "Table of Drugs and Chemicals",
+    "neoplasm": "Neoplasm Table",
+    "pcs_index": "ICD-10-PCS Index",
+}
+
+# Browse levels: these list their children; anything below them is read on its code page.
+BROWSE_LEVELS = {ICD10CM: ("chapter", "block"), ICD10PCS: ("section", "body_system")}
+CHILD_NOUNS = {"chapter": "Blocks", "block": "Categories", "section": "Body systems", "body_system": "Tables"}
+
+SIBLINGS_SHOWN = 40
+GUIDELINE_MENTIONS_SHOWN = 12
+
+
+# --- links ---------------------------------------------------------------------------------------
+
+class Links:
+    """Where things are on the site. Links carry the date of service when the visitor chose one,
+    so following a note from a FY2026 page stays in FY2026."""
+
+    def __init__(self, explicit_date: date | None = None):
+        self.query = f"?date={explicit_date.isoformat()}" if explicit_date else ""
+        self._prefix: dict[tuple[str, str], str] = {}
+
+    def _base(self, name: str, *args: str) -> str:
+        key = (name, args[0] if args else "")
+        base = self._prefix.get(key)
+        if base is None:
+            # codes are A-Z, 0-9, "." and "-": no quoting needed, so one reverse() per system
+            base = reverse(name, args=[*args, "0"])[:-1]
+            self._prefix[key] = base
+        return base
+
+    def code(self, system: str, code: str) -> str:
+        return self._base("code", system) + code + self.query
+
+    def browse(self, system: str, node: str | None = None) -> str:
+        if node is None:
+            return reverse("browse_system", args=[system]) + self.query
+        return self._base("browse_node", system) + node + self.query
+
+    def guideline(self, ref: str) -> str:
+        return self._base("guideline") + quote(ref)  # "Appendix I" has a space
+
+    def level(self, system: str, code: str, kind: str) -> str:
+        """A browse page for the levels that list children, else the code page."""
+        if kind in BROWSE_LEVELS.get(system, ()):
+            return self.browse(system, code)
+        return self.code(system, code)
+
+
+def level_name(system: str, code: str, kind: str) -> str:
+    """How a level is named in a link: "Chapter 4", "Section 0", else its code."""
+    if kind == "chapter":
+        return f"Chapter {code}"
+    if kind == "section" and system == ICD10PCS:
+        return f"Section {code}"
+    return code
+
+
+class CodeResolver:
+    """Resolves references in note text to the pages that exist, for one system and date.
+    A range leads to its block when there is one, else to its first code."""
+
+    def __init__(self, book: Book, system: str, when: date, links: Links, current: str | None = None):
+        self.book, self.system, self.when, self.links, self.current = book, system, when, links, current
+        self._known: frozenset[str] | None = None
+
+    def exists(self, code: str) -> bool:
+        """Has a page: any code the book holds in any version (a deleted code keeps its page)."""
+        if self._known is None:
+            self._known = known_codes(self.book, self.system)
+        return code in self._known
+
+    def __call__(self, ref: Ref):
+        if self.system != ICD10CM:
+            return None
+        start = normalize(ref.start, ICD10CM)
+        if ref.is_range:
+            block = f"{start}-{normalize(ref.end, ICD10CM)}"
+            if self.exists(block):
+                return self.links.code(self.system, block), f"block {block}"
+            chapter = chapter_ranges(self.book).get(block)
+            if chapter is not None:
+                return self.links.code(self.system, chapter), f"Chapter {chapter}"
+            if self.exists(start):
+                return self.links.code(self.system, start), f"{start}, the first code of {ref.text}"
+            return None
+        if start == self.current or not self.exists(start):
+            return None
+        return self.links.code(self.system, start)
+
+    def html(self, text: str) -> str:
+        return mark_safe(link_codes(text, self))
+
+
+# --- per-book facts computed once ------------------------------------------------------------------
+
+_per_book: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_per_book_lock = threading.Lock()
+
+
+def _book_memo(book: Book) -> dict:
+    with _per_book_lock:
+        memo = _per_book.get(book)
+        if memo is None:
+            memo = _per_book[book] = {}
+        return memo
+
+
+def known_codes(book: Book, system: str) -> frozenset[str]:
+    """Every code of a system the book holds, in any version: one query per process and book,
+    instead of one per reference on every page built."""
+    memo = _book_memo(book)
+    found = memo.get(("codes", system))
+    if found is None:
+        found = frozenset(r[0] for r in book.db.execute("SELECT DISTINCT code FROM codes WHERE system=?", (system,)))
+        memo[("codes", system)] = found
+    return found
+
+
+_CHAPTER_RANGE = re.compile(r"\(([A-Z][0-9][0-9A-Z])-([A-Z][0-9][0-9A-Z])\)\s*$")
+
+
+def chapter_ranges(book: Book) -> dict[str, str]:
+    """ICD-10-CM chapters by the range their title ends with: "E00-E89" -> "4"."""
+    memo = _book_memo(book)
+    found = memo.get("chapter_ranges")
+    if found is None:
+        found = {}
+        for c in book.top_level(ICD10CM):
+            m = _CHAPTER_RANGE.search(c.title)
+            if c.kind == "chapter" and m:
+                found[f"{m.group(1)}-{m.group(2)}"] = c.code
+        memo["chapter_ranges"] = found
+    return found
+
+
+def guideline_index(book: Book) -> tuple[dict[str, gl.Section], dict[str, list[str]]]:
+    """Every guideline section by ref, and which sections mention each code or range (in order)."""
+    memo = _book_memo(book)
+    found = memo.get("guidelines")
+    if found is None:
+        sections = {s.ref: s for s in gl.all_sections(book)}
+        mentions: dict[str, list[str]] = {}
+        for s in sections.values():
+            for _, _, ref in iter_refs(s.text):
+                keys = [normalize(ref.start, ICD10CM)]
+                if ref.is_range:
+                    keys.append(f"{keys[0]}-{normalize(ref.end, ICD10CM)}")
+                for k in keys:
+                    refs = mentions.setdefault(k, [])
+                    if s.ref not in refs:
+                        refs.append(s.ref)
+        found = memo["guidelines"] = (sections, mentions)
+    return found
+
+
+# --- the code page -----------------------------------------------------------------------------------
+
+@dataclass
+class CodeParts:
+    """A code page's two cacheable parts, as template contexts."""
+
+    title: str
+    public: dict
+    gated: dict
+
+
+def _iso(d):
+    return d.isoformat() if isinstance(d, date) else d
+
+
+def _date(d):
+    return date.fromisoformat(d) if isinstance(d, str) else d
+
+
+def build_code_parts(book: Book, system: str, code: str, when: date, explicit_date: date | None) -> CodeParts:
+    """Both parts of the page for `code` (which exists) on the date of service."""
+    links = Links(explicit_date)
+    rec = code_record(book, system, code, when)
+    found = book.get(system, rec["code"], when)
+    at = when if found.status == "active" else (found.valid_to or found.valid_from)
+    resolve = CodeResolver(book, system, at, links, current=rec["code"])
+    sys_label = SYSTEM_LABELS.get(system, system)
+
+    # hierarchy, top down, after the system's browse root
+    crumbs = [{"href": links.browse(system), "label": sys_label, "title": f"Browse {sys_label}"}]
+    for h in reversed(rec["hierarchy"]):
+        crumbs.append({"href": links.code(system, h["code"]), "label": level_name(system, h["code"], h["kind"]),
+                       "title": h["title"]})
+
+    chapter = next((h for h in rec["hierarchy"] if h["kind"] == "chapter"), None)
+    if rec["kind"] == "chapter":
+        chapter = {"code": rec["code"], "title": rec["title"]}
+
+    public = {
+        "rec": rec,
+        "system": system,
+        "system_label": sys_label,
+        "kind_word": KIND_WORDS.get(rec["kind"], rec["kind"]),
+        "heading_code": level_name(system, rec["code"], rec["kind"]),
+        "crumbs": crumbs,
+        "effective_from": _date(rec["effective"]["from"]),
+        "effective_to": _date(rec["effective"]["to"]),
+        "date_of_service": when,
+        "explicit_date": explicit_date,
+        "self_path": Links(None).code(system, rec["code"]),
+        "plain": [resolve.html(p) for p in rec["plain_language"].split("\n\n") if p.strip()],
+        "browse_href": links.browse(system, rec["code"]) if rec["kind"] in BROWSE_LEVELS.get(system, ()) else None,
+    }
+
+    # what to report instead of a header
+    below = rec.get("billable_below") or []
+    is_table = system == ICD10PCS and rec["kind"] == "table"
+    if below and not is_table:
+        public["billable_below"] = [{"href": links.code(system, c["code"]), **c} for c in below]
+        public["billable_below_more"] = len(below) >= 50
+
+    # the 7th-character table with the concrete codes it makes
+    sevenths = book.seventh_characters(system, rec["code"], at) if rec["seventh_characters"] else []
+    if sevenths:
+        base = found.parent if found.kind == "extension" else found.code
+        rows, any_code = [], False
+        for s in sevenths:
+            compact = undotted(base)
+            concrete = normalize(compact.ljust(6, "X") + s.char, system) if len(compact) <= 6 else None
+            exists = concrete is not None and resolve.exists(concrete)
+            any_code = any_code or exists
+            rows.append({"char": s.char, "meaning": s.meaning, "code": concrete if exists else None,
+                         "href": links.code(system, concrete) if exists else None,
+                         "current": concrete == rec["code"]})
+        origin = sevenths[0].origin
+        origin_code = book.find(system, origin, at)
+        public["seventh"] = {"rows": rows, "has_codes": any_code, "origin": origin,
+                             "origin_word": KIND_WORDS.get(origin_code.kind, "code") if origin_code else "code",
+                             "origin_href": links.code(system, origin), "base": base}
+
+    # PCS: the seven axes, and the table grid
+    if system == ICD10PCS:
+        pcs = rec.get("pcs") or {}
+        if pcs.get("axes"):
+            public["axes"] = pcs["axes"]
+            table = book.pcs_table(rec["code"])
+            if table:
+                public["code_row"] = _pcs_rows(table, rec["code"], {}, links, only_matching=True)
+                public["table_href"] = links.code(system, table["code"])
+                public["table_code"] = table["code"]
+        if pcs.get("table"):
+            titles = {c["code"]: c["title"] for c in rec["children"]}
+            public["table"] = pcs["table"]
+            public["grid"] = _pcs_rows(pcs["table"], None, titles, links)
+            listed = {c["code"] for row in public["grid"] for c in row["codes"]}
+            public["unlisted_children"] = [{"href": links.code(system, c["code"]), **c}
+                                           for c in rec["children"] if c["code"] not in listed]
+
+    if not is_table:
+        public["children"] = [{"href": links.code(system, c["code"]), **c} for c in rec["children"]]
+
+    sibs = book.siblings(system, rec["code"], at)
+    public["siblings"] = [{"href": links.code(system, s.code), "code": s.code,
+                           "label": level_name(system, s.code, s.kind), "title": s.title, "billable": s.billable}
+                          for s in sibs[:SIBLINGS_SHOWN]]
+    public["siblings_more"] = max(0, len(sibs) - SIBLINGS_SHOWN)
+    parent = rec["hierarchy"][0] if rec["hierarchy"] else None
+    public["parent"] = ({"href": links.code(system, parent["code"]),
+                         "label": level_name(system, parent["code"], parent["kind"]),
+                         "word": KIND_WORDS.get(parent["kind"], "")} if parent else None)
+
+    gated = {
+        "rec": rec,
+        "system": system,
+        "notes": _notes(rec, system, resolve, links),
+        "guidelines": _guidelines(book, rec, chapter, links) if system == ICD10CM else None,
+        "index_entries": _index_entries(rec, system, resolve, links),
+        "crosswalks": rec.get("crosswalks") or {},
+        "history": _history(book, rec),
+    }
+    return CodeParts(found.title, public, gated)
+
+
+def _pcs_rows(table: dict, code: str | None, titles: dict, links: Links, only_matching: bool = False) -> list[dict]:
+    """The rows of a PCS table: each axis with its values, and the complete codes the row makes."""
+    out = []
+    for n, row in enumerate(table["rows"], start=1):
+        if only_matching and not all(any(v[0] == code[a["pos"] - 1] for v in a["values"]) for a in row):
+            continue
+        axes = [{"pos": a["pos"], "title": a["title"],
+                 "values": [{"char": v[0], "label": v[1], "current": bool(code) and code[a["pos"] - 1] == v[0]}
+                            for v in a["values"]]} for a in row]
+        codes = []
+        if not only_matching:
+            for combo in itertools.product(*[[v[0] for v in a["values"]] for a in row]):
+                c = table["code"] + "".join(combo)
+                if c in titles:
+                    codes.append({"code": c, "title": titles[c], "href": links.code(ICD10PCS, c)})
+        out.append({"n": n, "axes": axes, "codes": codes})
+    return out
+
+
+def _notes(rec: dict, system: str, resolve: CodeResolver, links: Links) -> list[dict]:
+    groups = []
+    for kind, items in rec.get("notes", {}).items():
+        if not items:
+            continue
+        notes = []
+        for n in items:
+            note = {"html": resolve.html(n["text"]), "inherited": n["inherited"]}
+            if n["inherited"]:
+                note["origin_word"] = KIND_WORDS.get(n["origin_kind"], n["origin_kind"])
+                note["origin"] = n["origin"]
+                note["origin_href"] = links.code(system, n["origin"])
+            notes.append(note)
+        groups.append({"kind": kind, "label": NOTE_LABELS.get(kind, kind.replace("_", " ").capitalize()),
+                       "notes": notes})
+    return groups
+
+
+def _guidelines(book: Book, rec: dict, chapter: dict | None, links: Links) -> dict | None:
+    sections, mentions = guideline_index(book)
+    if not sections:
+        return None
+    out = {"chapter": None, "subsections": [], "mentions": [], "release": None}
+    if chapter is not None:
+        top = sections.get(f"I.C.{chapter['code']}")
+        if top is not None:
+            out["chapter"] = _sec(top, links)
+            out["release"] = top.release
+            out["subsections"] = [_sec(s, links) for s in sections.values() if s.parent == top.ref]
+    keys = [rec["code"]] + [h["code"] for h in rec["hierarchy"] if h["kind"] != "chapter"]
+    seen: list[str] = []
+    for k in keys:
+        for ref in mentions.get(k, []):
+            if ref not in seen:
+                seen.append(ref)
+    out["mentions"] = [_sec(sections[r], links) for r in seen[:GUIDELINE_MENTIONS_SHOWN]]
+    out["mentions_more"] = max(0, len(seen) - GUIDELINE_MENTIONS_SHOWN)
+    out["mention_codes"] = keys
+    if out["release"] is None and out["mentions"]:
+        out["release"] = sections[seen[0]].release
+    if not out["chapter"] and not out["mentions"]:
+        return None
+    return out
+
+
+def _index_entries(rec: dict, system: str, resolve: CodeResolver, links: Links) -> list[dict]:
+    groups: dict[str, list[dict]] = {}
+    if system == ICD10PCS:
+        for e in (rec.get("pcs") or {}).get("index_entries", []):
+            code = e["code"] or ""
+            item = {"path": e["path"], "code": code, "see": e["see"], "use": e["use"]}
+            if len(code) == 7 and code != rec["code"]:
+                item["href"] = links.code(system, code)
+            elif len(code) == 3 and code != rec["code"]:
+                item["table_only"] = True
+                item["table_href"] = links.code(system, code)
+                item["table"] = code
+            elif 3 < len(code) < 7 and code[:3] != rec["code"]:
+                item["table_href"] = links.code(system, code[:3])
+                item["table"] = code[:3]
+            groups.setdefault("pcs_index", []).append(item)
+    else:
+        for e in rec.get("index_entries", []):
+            item = {"path": e["path"], "column": e["column"],
+                    "code_html": resolve.html(e["code"]) if e["code"] else ""}
+            groups.setdefault(e["source"], []).append(item)
+    return [{"source": s, "label": INDEX_SOURCES.get(s, s), "entries": items} for s, items in groups.items()]
+
+
+def _history(book: Book, rec: dict) -> dict:
+    """Each version with what changed from the one before, and the deletion if there was one."""
+    versions = rec.get("history") or []
+    from medcode.codebook.sources import CODE_LIST_KINDS
+
+    held = [r for r in book.releases(rec["system"]) if r.kind in CODE_LIST_KINDS]
+    first_held = min((r.effective_from for r in held), default=None)
+    rows = []
+    prev = None
+    for v in versions:
+        start, end = _date(v["valid_from"]), _date(v["valid_to"])
+        changes = []
+        if prev is None:
+            if first_held is not None and start > first_held:
+                changes.append("new code")
+            else:
+                changes.append("in the first release held")
+        else:
+            prev_end = _date(prev["valid_to"])
+            if prev_end is not None and (start - prev_end).days > 1:
+                changes.append("reinstated")
+            if v["title"] != prev["title"]:
+                changes.append("title revised")
+            if prev["billable"] and not v["billable"]:
+                changes.append("became a header (no longer billable)")
+            elif not prev["billable"] and v["billable"]:
+                changes.append("became billable")
+        rows.append({"from": start, "to": end, "title": v["title"], "billable": v["billable"],
+                     "release": v["release"], "changes": changes,
+                     "previous_title": prev["title"] if prev and v["title"] != prev["title"] else None})
+        prev = v
+    last_end = _date(versions[-1]["valid_to"]) if versions else None
+    return {"rows": rows, "deleted_after": last_end}
+
+
+# --- browse ------------------------------------------------------------------------------------------
+
+def build_browse(book: Book, system: str, node: str | None, when: date, explicit_date: date | None) -> dict:
+    """A browse level: the system's top level, or a chapter/block/section/body system's children."""
+    links = Links(explicit_date)
+    sys_label = SYSTEM_LABELS.get(system, system)
+    crumbs = [{"href": links.browse(system), "label": sys_label, "title": f"Browse {sys_label}"}]
+    if node is None:
+        children = book.top_level(system, when)
+        me = None
+        heading = f"Browse {sys_label}"
+        noun = "Chapters" if system == ICD10CM else "Sections"
+    else:
+        me = book.get(system, node, when)
+        children = book.children(system, me.code, when)
+        for a in reversed(book.ancestors(system, me.code, when)):
+            crumbs.append({"href": links.level(system, a.code, a.kind), "label": level_name(system, a.code, a.kind),
+                           "title": a.title})
+        heading = f"{level_name(system, me.code, me.kind)} {me.title}"
+        noun = CHILD_NOUNS.get(me.kind, "Codes")
+    items = [{"href": links.level(system, c.code, c.kind), "label": level_name(system, c.code, c.kind),
+              "title": c.title, "billable": c.billable, "kind": c.kind,
+              "code_page": c.kind not in BROWSE_LEVELS.get(system, ())} for c in children]
+    return {
+        "system": system, "system_label": sys_label, "node": me, "heading": heading, "noun": noun,
+        "crumbs": crumbs if node is not None else [], "items": items,
+        "code_href": links.code(system, me.code) if me else None,
+        "date_of_service": when, "explicit_date": explicit_date,
+    }
+
+
+# --- guidelines ----------------------------------------------------------------------------------------
+
+def section_name(ref: str, title: str) -> str:
+    """How a guideline section is cited: "Section I.C.4.a Diabetes mellitus", "Appendix I ...", "Introduction"."""
+    if re.match(r"^(I|II|III|IV)(\.|$)", ref):
+        return f"Section {ref} {title}"
+    if ref == "Intro":
+        return title
+    return f"{ref} {title}"
+
+
+def _sec(s, links: Links) -> dict:
+    return {"ref": s.ref, "title": s.title, "name": section_name(s.ref, s.title), "href": links.guideline(s.ref)}
+
+
+def guideline_ref(book: Book, typed: str) -> str | None:
+    """The stored ref a typed one means: as stored ("Appendix I"), else normalised (i.c.4.a(3))."""
+    sections, _ = guideline_index(book)
+    if typed in sections:
+        return typed
+    canonical = gl.normalize_ref(typed)
+    return canonical if canonical in sections else None
+
+
+def build_guideline(book: Book, ref: str, when: date) -> dict | None:
+    sections, _ = guideline_index(book)
+    s = sections.get(ref)
+    if s is None:
+        return None
+    links = Links(None)
+    resolve = CodeResolver(book, ICD10CM, when, links)
+
+    def section_href(r: str) -> str | None:
+        r = guideline_ref(book, r)
+        return links.guideline(r) if r is not None and r != ref else None
+
+    paragraphs = [mark_safe(link_codes(p.strip(), resolve, section_href)) for p in s.text.split("\n\n") if p.strip()]
+    trail = []
+    p = s.parent
+    while p and p in sections:
+        trail.append(_sec(sections[p], links))
+        p = sections[p].parent
+    trail.reverse()
+    children = [_sec(c, links) for c in sections.values() if c.parent == s.ref]
+    order = list(sections)
+    i = order.index(s.ref)
+    prev = sections[order[i - 1]] if i > 0 else None
+    nxt = sections[order[i + 1]] if i + 1 < len(order) else None
+    return {
+        "section": s, "name": section_name(s.ref, s.title), "paragraphs": paragraphs, "trail": trail,
+        "children": children, "prev": _sec(prev, links) if prev else None, "next": _sec(nxt, links) if nxt else None,
+    }
+
+
+def build_guideline_contents(book: Book) -> dict:
+    """All sections as a nested outline."""
+    sections, _ = guideline_index(book)
+    links = Links(None)
+    kids: dict[str | None, list] = {}
+    for s in sections.values():
+        parent = s.parent if s.parent in sections else None
+        kids.setdefault(parent, []).append(s)
+
+    def tree(parent):
+        return [{"ref": s.ref, "title": s.title, "href": links.guideline(s.ref), "children": tree(s.ref)}
+                for s in kids.get(parent, [])]
+
+    release = next(iter(sections.values())).release if sections else None
+    return {"outline": tree(None), "release": release, "count": len(sections)}
