@@ -12,7 +12,7 @@ from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 
-from .codes import ICD10CM, SYSTEMS, normalize, system_name, undotted
+from .codes import ICD10CM, SYSTEMS, normalize, system_name
 from .dates import from_iso, parse_date
 from .errors import BookMissing, CodebookError, NoRelease, UnknownCode
 from .model import Code, Crosswalk, IndexEntry, Note, Release, SeventhCharacter, Version

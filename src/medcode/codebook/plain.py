@@ -10,7 +10,7 @@ import re
 from datetime import date
 
 from .book import Book
-from .codes import ICD10CM, ICD10PCS, SYSTEM_LABELS
+from .codes import ICD10PCS, SYSTEM_LABELS
 from .model import Code
 
 ABBREVIATIONS = [

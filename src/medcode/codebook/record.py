@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from .book import NOTE_ORDER, Book
-from .codes import CPT, HCPCS, ICD10CM, ICD10PCS, MODIFIER, POS, SYSTEMS, looks_like, normalize
-from .errors import UnknownCode
+from .codes import CPT, HCPCS, ICD10CM, ICD10PCS, MODIFIER, POS, looks_like, normalize
 from .plain import describe
 
 

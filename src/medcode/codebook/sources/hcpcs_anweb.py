@@ -439,6 +439,21 @@ def same_release(conn, system: str, kind: str, start: date):
                         (system, kind, start.isoformat())).fetchone()
 
 
+def already_held(ctx: BuildContext, src: SourceFile, kind: str, start: date) -> bool:
+    """True (with a build-log note) when the book holds this release or a later HCPCS code set."""
+    from . import CODE_LIST_KINDS
+
+    dup = same_release(ctx.conn, SYSTEM, kind, start)
+    if dup:
+        ctx.note(f"{kind}: {src.name}: skipped, the same release ({dup[0]}) was read from {dup[1]}")
+        return True
+    later = later_release(ctx.conn, SYSTEM, tuple(CODE_LIST_KINDS), start)
+    if later:
+        ctx.note(f"{kind}: {src.name}: skipped, {later[0]} ({later[1]}) already holds a later HCPCS code set")
+        return True
+    return False
+
+
 # --- the ANWEB file -----------------------------------------------------------------------------
 
 @dataclass
@@ -699,16 +714,7 @@ def load(ctx: BuildContext, src: SourceFile) -> dict:
         head = fh.read(4)
     parsed = parse_xlsx(src) if is_xlsx(src.path, head) else parse_text(src)
     start = effective(src, parsed)
-    conn = ctx.conn
-    dup = same_release(conn, SYSTEM, KIND, start)
-    if dup:
-        ctx.note(f"{KIND}: {src.name}: skipped, the same release ({dup[0]}) was read from {dup[1]}")
-        return {"skipped": 1}
-    from . import CODE_LIST_KINDS
-
-    later = later_release(conn, SYSTEM, tuple(CODE_LIST_KINDS), start)
-    if later:
-        ctx.note(f"{KIND}: {src.name}: skipped, {later[0]} ({later[1]}) already holds a later HCPCS code set")
+    if already_held(ctx, src, KIND, start):
         return {"skipped": 1}
     label = quarter_label(start)
     counts: dict = {"records": parsed.records, "continuation_records": parsed.continuations,

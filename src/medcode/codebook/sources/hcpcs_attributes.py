@@ -23,9 +23,9 @@ from pathlib import Path
 from ..codes import HCPCS
 from ..errors import SourceError
 from ..writer import BuildContext, SourceFile
-from .hcpcs_anweb import (ACTION_CODES, COVERAGE_CODES, DETAIL_COLS, PROC_CODE, PROC_KIND, Entry, apply_list,
-                          detail_row, later_release, option_date, quarter_label, read_text, refresh_headers,
-                          same_release)
+from .hcpcs_anweb import (already_held, ACTION_CODES, COVERAGE_CODES, DETAIL_COLS, PROC_CODE, PROC_KIND,
+                          Entry, apply_list, detail_row, option_date, quarter_label, read_text,
+                          refresh_headers)
 
 KIND = "hcpcs_attributes"
 SYSTEM = HCPCS
@@ -110,16 +110,7 @@ def load(ctx: BuildContext, src: SourceFile) -> dict:
     rows = parse(src)
     newest = max(max(f["added"], f["action_date"] or f["added"]) for f, _ in rows.values())
     start = option_date(src) or date.fromisoformat(newest)
-    conn = ctx.conn
-    dup = same_release(conn, SYSTEM, KIND, start)
-    if dup:
-        ctx.note(f"{KIND}: {src.name}: skipped, the same release ({dup[0]}) was read from {dup[1]}")
-        return {"skipped": 1}
-    from . import CODE_LIST_KINDS
-
-    later = later_release(conn, SYSTEM, tuple(CODE_LIST_KINDS), start)
-    if later:
-        ctx.note(f"{KIND}: {src.name}: skipped, {later[0]} ({later[1]}) already holds a later HCPCS code set")
+    if already_held(ctx, src, KIND, start):
         return {"skipped": 1}
     rel = ctx.add_release(system=SYSTEM, name=f"HCPCS Level II attributes {quarter_label(start)} (no descriptions)",
                           kind=KIND, effective_from=start, effective_to=None, src=src)

@@ -24,9 +24,9 @@ from pathlib import Path
 from ..codes import HCPCS, MODIFIER
 from ..errors import SourceError
 from ..writer import BuildContext, SourceFile
-from .hcpcs_anweb import (LEVEL2_MODIFIER, MOD_CODE, PROC_CODE, PROC_KIND, Entry, apply_list, cell_text,
-                          date_from_name, header_key, is_xlsx, later_release, option_date, original_name,
-                          peek_xlsx, quarter_label, refresh_headers, same_release, xlsx_rows)
+from .hcpcs_anweb import (already_held, LEVEL2_MODIFIER, MOD_CODE, PROC_CODE, PROC_KIND, Entry, apply_list,
+                          cell_text, date_from_name, header_key, is_xlsx, option_date, original_name,
+                          peek_xlsx, quarter_label, refresh_headers, xlsx_rows)
 
 KIND = "hcpcs_list"
 SYSTEM = HCPCS
@@ -118,16 +118,7 @@ def hints(ctx: BuildContext, system: str, start: date) -> dict[str, tuple[str | 
 def load(ctx: BuildContext, src: SourceFile) -> dict:
     codes, mods = parse(src)
     start = effective(src)
-    conn = ctx.conn
-    dup = same_release(conn, SYSTEM, KIND, start)
-    if dup:
-        ctx.note(f"{KIND}: {src.name}: skipped, the same release ({dup[0]}) was read from {dup[1]}")
-        return {"skipped": 1}
-    from . import CODE_LIST_KINDS
-
-    later = later_release(conn, SYSTEM, tuple(CODE_LIST_KINDS), start)
-    if later:
-        ctx.note(f"{KIND}: {src.name}: skipped, {later[0]} ({later[1]}) already holds a later HCPCS code set")
+    if already_held(ctx, src, KIND, start):
         return {"skipped": 1}
     label = quarter_label(start)
     counts: dict = {"codes": len(codes), "modifiers": len(mods)}

@@ -90,7 +90,7 @@ def load(ctx: BuildContext, src: SourceFile) -> dict:
                 for ext in child.findall("extension"):
                     char = (ext.get("char") or "").strip().upper()
                     if len(char) != 1:
-                        raise SourceError(src.path, f"sevenChrDef extension without a single char", where)
+                        raise SourceError(src.path, "sevenChrDef extension without a single char", where)
                     seventh[char] = " ".join((ext.text or "").split())
         for char, meaning in seventh.items():
             sevenths.append((SYSTEM, code, char, meaning))

@@ -17,17 +17,15 @@ quarter of the package it came from.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from datetime import date
 from pathlib import Path
 
 from ..codes import MODIFIER
 from ..errors import SourceError
-from ..writer import BuildContext, SourceFile, sha256_of
-from .hcpcs_anweb import (LEVEL2_MODIFIER, MOD_CODE, Entry, apply_list, date_from_name, later_release,
-                          option_date, original_name, quarter_label, read_text, same_release)
+from ..writer import BuildContext, SourceFile
+from .listcsv import effective as listcsv_effective, header_is, rows as csv_rows
+from .hcpcs_anweb import LEVEL2_MODIFIER, MOD_CODE, Entry, apply_list, later_release, quarter_label, same_release
 
 KIND = "hcpcs_modifiers"
 SYSTEM = MODIFIER
@@ -45,36 +43,19 @@ KNOWN_COPIES = {
 
 
 def sniff(path: Path, head: bytes) -> bool:
-    first = head.lstrip(b"\xef\xbb\xbf").split(b"\n", 1)[0].strip().decode("latin-1")
-    return tuple(c.strip().strip('"') for c in first.split(",")) == COLUMNS
+    return header_is(head, COLUMNS)
 
 
 def effective(src: SourceFile) -> tuple[date, str | None]:
-    found = option_date(src) or date_from_name(original_name(src))
-    if found:
-        return found, None
-    known = KNOWN_COPIES.get(src.sha256 or sha256_of(src.path))
-    if known:
-        return known
-    raise SourceError(src.path, "the file carries no date: put the date the list is effective from in its name "
-                                "(hcpcs_level2_modifiers_2024-07-01.csv) and import it again")
+    return listcsv_effective(src, KNOWN_COPIES, "hcpcs_level2_modifiers_2024-07-01.csv")
 
 
 def parse(src: SourceFile) -> tuple[dict[str, dict], int, int]:
     """({code: row}, rows read, CPT rows skipped)."""
     path = src.path
-    reader = csv.reader(io.StringIO(read_text(src), newline=""))
-    header = next(reader, None)
-    if header is None or tuple(h.strip() for h in header) != COLUMNS:
-        raise SourceError(path, f"header row is not {','.join(COLUMNS)}", 1)
     out: dict[str, dict] = {}
     rows = skipped = 0
-    for row in reader:
-        no = reader.line_num
-        if not any(c.strip() for c in row):
-            continue
-        if len(row) != len(COLUMNS):
-            raise SourceError(path, f"{len(row)} columns, the header has {len(COLUMNS)}", no)
+    for no, row in csv_rows(src, COLUMNS):
         rows += 1
         r = dict(zip(COLUMNS, (c.strip() for c in row)))
         code = r["mod_code"].upper()

@@ -14,17 +14,15 @@ history a POS code is valid from that date on.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from datetime import date
 from pathlib import Path
 
 from ..codes import POS
 from ..errors import SourceError
-from ..writer import BuildContext, SourceFile, sha256_of
-from .hcpcs_anweb import (Entry, apply_list, date_from_name, later_release, option_date, original_name,
-                          quarter_label, read_text, same_release)
+from ..writer import BuildContext, SourceFile
+from .listcsv import effective as listcsv_effective, header_is, rows as csv_rows
+from .hcpcs_anweb import Entry, apply_list, later_release, quarter_label, same_release
 
 KIND = "pos"
 SYSTEM = POS
@@ -39,37 +37,20 @@ KNOWN_COPIES = {
 
 
 def sniff(path: Path, head: bytes) -> bool:
-    first = head.lstrip(b"\xef\xbb\xbf").split(b"\n", 1)[0].strip().decode("latin-1")
-    return tuple(c.strip().strip('"') for c in first.split(",")) == COLUMNS
+    return header_is(head, COLUMNS)
 
 
 def effective(src: SourceFile) -> tuple[date, str | None]:
-    found = option_date(src) or date_from_name(original_name(src))
-    if found:
-        return found, None
-    known = KNOWN_COPIES.get(src.sha256 or sha256_of(src.path))
-    if known:
-        return known
-    raise SourceError(src.path, "the file carries no date: put the date the list is effective from in its name "
-                                "(pos_2025-01-01.csv) and import it again")
+    return listcsv_effective(src, KNOWN_COPIES, "pos_2025-01-01.csv")
 
 
 def parse(src: SourceFile) -> tuple[dict[str, dict], int, int]:
     """({code: row}, rows read, unassigned rows)."""
     path = src.path
-    reader = csv.reader(io.StringIO(read_text(src), newline=""))
-    header = next(reader, None)
-    if header is None or tuple(h.strip() for h in header) != COLUMNS:
-        raise SourceError(path, f"header row is not {','.join(COLUMNS)}", 1)
     out: dict[str, dict] = {}
     seen: dict[str, int] = {}
     rows = unassigned = 0
-    for row in reader:
-        no = reader.line_num
-        if not any(c.strip() for c in row):
-            continue
-        if len(row) != len(COLUMNS):
-            raise SourceError(path, f"{len(row)} columns, the header has {len(COLUMNS)}", no)
+    for no, row in csv_rows(src, COLUMNS):
         rows += 1
         code, setting, name, description = (" ".join(c.split()) for c in row)
         if not re.match(r"^[0-9]{2}$", code):
