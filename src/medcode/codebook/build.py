@@ -17,7 +17,7 @@ from . import sources as source_modules
 from .errors import CodebookError, SourceError
 from ..search.index import build_search_index
 from .schema import DDL, INDEXES, SCHEMA_VERSION
-from .writer import BuildContext, SourceFile, sha256_of
+from .writer import BuildContext, SourceFile, sha256_of, user_file_name
 
 MANIFEST = "manifest.json"
 
@@ -104,13 +104,7 @@ def _close_releases(conn: sqlite3.Connection) -> None:
 def _order(src: SourceFile) -> tuple:
     """Importer order, then release date, then the file's own name (imported copies carry a digest prefix)."""
     mod = source_modules.by_kind(src.kind)
-    return (mod.ORDER, src.options.get("effective_from", ""), original_name(src.path.name))
-
-
-def original_name(stored: str) -> str:
-    """`medcode data import` stores `<12 hex of sha256>-<name>`; this gives back <name>."""
-    head, _, rest = stored.partition("-")
-    return rest if rest and len(head) == 12 and all(c in "0123456789abcdef" for c in head) else stored
+    return (mod.ORDER, src.options.get("effective_from", ""), user_file_name(src.path))
 
 
 def _remove_stale_temps(dest: Path) -> None:

@@ -28,6 +28,16 @@ class SourceFile:
         return self.path.name
 
 
+def user_file_name(path: Path | str) -> str:
+    """The name the user gave a file: `medcode data import` keeps copies as `<12 hex of sha256>-<name>`,
+    and zip members are sniffed as `<zip>__<member>`."""
+    name = Path(path).name
+    head, sep, rest = name.partition("-")
+    if sep and len(head) == 12 and all(c in "0123456789abcdef" for c in head):
+        name = rest
+    return name.split("__")[-1]
+
+
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:

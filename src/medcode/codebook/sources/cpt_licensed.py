@@ -27,7 +27,7 @@ from pathlib import Path
 
 from ..codes import CPT, MODIFIER
 from ..errors import SourceError
-from ..writer import BuildContext, SourceFile
+from ..writer import BuildContext, SourceFile, user_file_name
 from .hcpcs_anweb import CPT_MODIFIER, LEVEL2_MODIFIER, Entry, apply_list, option_date, original_name, read_text
 
 KIND = "cpt"
@@ -71,7 +71,7 @@ def sniff(path: Path, head: bytes) -> bool:
 
 
 def original_name_of(path: Path) -> str:
-    return original_name(SourceFile(kind="", path=path))
+    return user_file_name(path)
 
 
 def _sep_name(ch: str) -> str:

@@ -37,7 +37,8 @@ from pathlib import Path
 
 from ..codes import HCPCS, MODIFIER
 from ..errors import SourceError
-from ..writer import BuildContext, SourceFile
+from ..writer import BuildContext, SourceFile, user_file_name
+from .textfile import read_cms_text
 
 KIND = "hcpcs_anweb"
 SYSTEM = HCPCS
@@ -142,12 +143,7 @@ def differs(old: str | None, new: str | None, third_party: bool = False) -> bool
 
 
 def original_name(src: SourceFile) -> str:
-    """The name the user gave the file (`medcode data import` prefixes 12 hex digits of its checksum)."""
-    name = src.path.name
-    head, _, rest = name.partition("-")
-    if rest and len(head) == 12 and all(c in "0123456789abcdef" for c in head):
-        name = rest
-    return name.split("__")[-1]
+    return user_file_name(src.path)
 
 
 def date_from_name(name: str) -> date | None:
@@ -208,7 +204,7 @@ def is_xlsx(path: Path, head: bytes) -> bool:
 
 
 def original_name_of(path: Path) -> str:
-    return original_name(SourceFile(kind="", path=path))
+    return user_file_name(path)
 
 
 def xlsx_rows(path: Path, limit: int | None = None, sheet: int = 0):
@@ -267,11 +263,7 @@ def header_key(value) -> str:
 
 
 def read_text(src: SourceFile) -> str:
-    data = src.path.read_bytes()
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")  # CMS text files are Windows-1252
+    return read_cms_text(src.path)
 
 
 # --- merging a code list into the book --------------------------------------------------------

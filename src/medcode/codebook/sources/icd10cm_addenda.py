@@ -25,7 +25,7 @@ from pathlib import Path
 from ..codes import ICD10CM, normalize, undotted
 from ..dates import fiscal_year_end, fiscal_year_start
 from ..errors import SourceError
-from ..writer import BuildContext, SourceFile
+from ..writer import BuildContext, SourceFile, user_file_name
 from . import CODE_LIST_KINDS
 
 KIND = "icd10cm_addenda"
@@ -39,7 +39,6 @@ _SUMMARY_HEAD = "Codes"
 _SUMMARY = re.compile(r"^\s*(\d+)\s+(codes in \S+|additions|deletions|revisions)\s*$")
 _CODE = re.compile(r"^[A-Z][0-9A-Z][0-9A-Z](\.[0-9A-Z]{1,4})?$")
 _YEAR = re.compile(r"(?<![0-9])(20[0-9]{2})(?![0-9])")
-_IMPORT_PREFIX = re.compile(r"^[0-9a-f]{12}-")
 
 _COLS = ("system", "code", "valid_from", "valid_to", "title", "kind", "parent", "billable", "seq", "release_id")
 
@@ -141,13 +140,7 @@ def parse(src: SourceFile) -> Addenda:
 
 
 def original_name(src: SourceFile) -> str:
-    """The name the user gave the file (`medcode data import` prefixes a checksum)."""
-    name = src.path.name
-    if src.sha256 and name.startswith(src.sha256[:12] + "-"):
-        return name[13:]
-    if src.origin == "imported":
-        return _IMPORT_PREFIX.sub("", name)
-    return name
+    return user_file_name(src.path)
 
 
 def effective(src: SourceFile) -> tuple[int, date, str]:

@@ -22,7 +22,7 @@ from pathlib import Path
 from ..codes import ICD10CM, normalize, undotted
 from ..dates import fiscal_year_end, fiscal_year_start
 from ..errors import SourceError
-from ..writer import BuildContext, SourceFile
+from ..writer import BuildContext, SourceFile, user_file_name
 from .xmlfile import parse_xml
 
 KIND = "icd10cm_index"
@@ -45,7 +45,6 @@ MANIFESTATION = "manifestation"  # column_name of a bracketed [code] printed bes
 _CODE_SHAPE = re.compile(r"^[A-Z][0-9A-Z]{2}[0-9A-Z]{0,4}$")
 _NO_CODE = {"", "-", "--", "\u2014", "\u2013"}  # empty table cells
 _YEAR = re.compile(r"(?<![0-9])(20[0-9]{2})(?![0-9])")
-_IMPORT_PREFIX = re.compile(r"^[0-9a-f]{12}-")  # `medcode data import` prefixes copies with a digest
 
 COLUMNS = ("id", "source", "system", "release_id", "parent_id", "level", "term", "path", "code", "see",
            "see_also", "nonessential", "column_name")
@@ -115,7 +114,7 @@ def join_path(parent_path: str, term: str, nonessential: str = "") -> str:
 
 
 def year_from_name(src: SourceFile) -> int | None:
-    name = _IMPORT_PREFIX.sub("", src.name)
+    name = user_file_name(src.path)
     m = _YEAR.search(name)
     return int(m.group(1)) if m else None
 

@@ -33,6 +33,7 @@ from pathlib import Path
 from ..errors import SourceError
 from ..writer import BuildContext, SourceFile
 from .ncci_ptp import CODE, option_date, original_name, quarter_start
+from .textfile import read_cms_text
 
 KIND = "ncci_aoc"
 SYSTEM = "ncci"
@@ -72,14 +73,6 @@ def julian(text: str) -> int:
     return d.year * 10000 + d.month * 100 + d.day
 
 
-def _text(path: Path) -> str:
-    data = path.read_bytes()
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
-
-
 def effective_of(src: SourceFile) -> tuple[date, str]:
     start = option_date(src)
     m = _QUARTER.search(original_name(src))
@@ -95,7 +88,7 @@ def effective_of(src: SourceFile) -> tuple[date, str]:
 
 def parse(src: SourceFile) -> list[tuple]:
     path = src.path
-    text = _text(path)
+    text = read_cms_text(path)
     first = next((ln for ln in text.splitlines() if "aoc_edit_type" in ln.lower().replace(" ", "_")), "")
     delimiter = "\t" if first.count("\t") >= first.count(",") else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)

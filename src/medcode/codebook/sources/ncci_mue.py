@@ -27,6 +27,7 @@ from pathlib import Path
 from ..errors import SourceError
 from ..writer import BuildContext, SourceFile
 from .ncci_ptp import CODE, SETTING_LABELS, option_date, original_name, release_system
+from .textfile import read_cms_text
 
 KIND = "ncci_mue"
 SYSTEM = "ncci"  # releases are recorded per setting: 'ncci-practitioner', 'ncci-hospital', 'ncci-dme'
@@ -64,14 +65,6 @@ def sniff(path: Path, head: bytes) -> bool:
         return False
 
 
-def _text(path: Path) -> str:
-    data = path.read_bytes()
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
-
-
 def effective_of(src: SourceFile) -> date:
     start = option_date(src)
     if start:
@@ -90,7 +83,7 @@ def effective_of(src: SourceFile) -> date:
 def parse(src: SourceFile):
     """(setting, rows [(code, mue, mai, rationale, line)]) after checking every row."""
     path = src.path
-    reader = csv.reader(io.StringIO(_text(path), newline=""))
+    reader = csv.reader(io.StringIO(read_cms_text(path), newline=""))
     header = None
     setting = None
     for i, row in enumerate(reader):

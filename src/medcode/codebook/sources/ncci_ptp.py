@@ -36,7 +36,7 @@ from datetime import date
 from pathlib import Path
 
 from ..errors import SourceError
-from ..writer import BuildContext, SourceFile
+from ..writer import BuildContext, SourceFile, user_file_name
 
 KIND = "ncci_ptp"
 SYSTEM = "ncci"  # releases are recorded per setting: system 'ncci-practitioner' / 'ncci-hospital'
@@ -55,7 +55,6 @@ _SETTING_ALIASES = {
     "opps": "hospital", "facility": "hospital", "outpatient-hospital": "hospital",
     "dme": "dme", "dme_supplier": "dme", "supplier": "dme",
 }
-_IMPORT_PREFIX = re.compile(r"^[0-9a-f]{12}-")
 CODE = re.compile(r"^[0-9A-Z]{5}$")  # a CPT or HCPCS Level II code, as the NCCI and PFS files print them
 
 
@@ -73,13 +72,7 @@ def release_system(setting: str) -> str:
 
 
 def original_name(src: SourceFile) -> str:
-    """The name the user gave the file (`medcode data import` prefixes 12 hex digits of its sha256)."""
-    name = src.path.name
-    if src.sha256 and name.startswith(src.sha256[:12] + "-"):
-        return name[13:]
-    if src.origin == "imported":
-        return _IMPORT_PREFIX.sub("", name)
-    return name
+    return user_file_name(src.path)
 
 
 def option_date(src: SourceFile, key: str = "effective_from") -> date | None:

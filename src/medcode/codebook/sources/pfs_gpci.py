@@ -26,6 +26,7 @@ from pathlib import Path
 from ..errors import SourceError
 from ..writer import BuildContext, SourceFile
 from .ncci_ptp import as_ymd, option_date, original_name
+from .textfile import read_cms_text
 
 KIND = "pfs_gpci"
 SYSTEM = "pfs"
@@ -51,17 +52,9 @@ def sniff(path: Path, head: bytes) -> bool:
     return bool(_SNIFF.search(head)) and b"," in head
 
 
-def _text(path: Path) -> str:
-    data = path.read_bytes()
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
-
-
 def parse(src: SourceFile):
     path = src.path
-    text = _text(path)
+    text = read_cms_text(path)
     reader = csv.reader(io.StringIO(text, newline=""))
     cols = None
     years: set[int] = set()
