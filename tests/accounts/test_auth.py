@@ -7,18 +7,13 @@ test follows was read out of a message that crossed an SMTP connection.
 
 from __future__ import annotations
 
-import email
-import email.policy
 import re
-import socket
-import threading
 import time
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.contrib.auth.hashers import Argon2PasswordHasher
 from django.core import mail
 from django.core.signals import request_finished
@@ -26,6 +21,7 @@ from django.db import close_old_connections
 from django.test import Client, RequestFactory
 from django.urls import resolve, reverse
 
+from mailsink import running_sink
 from medcode.accounts import throttle, tokens
 from medcode.accounts.models import ApiKey, MeterView, User
 
@@ -37,47 +33,10 @@ NEW_PASSWORD = "quiet-Meadow-93-compass"
 
 # --- the SMTP sink --------------------------------------------------------------------------
 
-class Sink:
-    """aiosmtpd handler keeping every message it accepts."""
-
-    def __init__(self):
-        self.messages: list[tuple[list[str], email.message.EmailMessage]] = []
-        self.lock = threading.Lock()
-
-    async def handle_DATA(self, server, session, envelope):
-        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        with self.lock:
-            self.messages.append((list(envelope.rcpt_tos), msg))
-        return "250 Message accepted for delivery"
-
-    def clear(self):
-        with self.lock:
-            self.messages.clear()
-
-    def to(self, address: str) -> list[email.message.EmailMessage]:
-        with self.lock:
-            return [m for rcpt, m in self.messages if address in rcpt]
-
-    def one(self, address: str) -> email.message.EmailMessage:
-        got = self.to(address)
-        assert len(got) == 1, f"expected one message to {address}, got {[m['Subject'] for m in got]}"
-        return got[0]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def smtp_sink():
-    sink = Sink()
-    controller = Controller(sink, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    sink.port = controller.port
-    yield sink
-    controller.stop()
+    with running_sink() as sink:
+        yield sink
 
 
 class FastArgon2(Argon2PasswordHasher):

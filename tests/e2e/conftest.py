@@ -20,17 +20,14 @@ Mail goes through Django's real SMTP backend to an aiosmtpd sink on a free loopb
 from __future__ import annotations
 
 import email
-import email.policy
 import itertools
 import os
 import re
-import socket
-import threading
-import time
 import uuid
 from pathlib import Path
 
 import pytest
+from mailsink import Sink, running_sink
 
 # Playwright's sync API runs an event loop in the test thread; Django's async-safety check would
 # then refuse the test database's setup and flush, which are not async at all.
@@ -79,54 +76,10 @@ def page(browser, visitor_address):
 
 # --- mail -----------------------------------------------------------------------------------
 
-class Sink:
-    """aiosmtpd handler keeping every message it accepts."""
-
-    def __init__(self):
-        self.messages: list[tuple[list[str], email.message.EmailMessage]] = []
-        self.lock = threading.Lock()
-        self.port = 0
-
-    async def handle_DATA(self, server, session, envelope):
-        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        with self.lock:
-            self.messages.append((list(envelope.rcpt_tos), msg))
-        return "250 Message accepted for delivery"
-
-    def clear(self):
-        with self.lock:
-            self.messages.clear()
-
-    def wait_for(self, address: str, timeout: float = 10.0) -> email.message.EmailMessage:
-        """The first message to `address`. The site sends mail after its response has gone out,
-        so the browser is usually on the next page before the message arrives."""
-        deadline = time.monotonic() + timeout
-        while True:
-            with self.lock:
-                got = [m for rcpt, m in self.messages if address in rcpt]
-            if got:
-                return got[0]
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no mail to {address} within {timeout:.0f}s")
-            time.sleep(0.05)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def smtp_sink():
-    from aiosmtpd.controller import Controller
-
-    sink = Sink()
-    controller = Controller(sink, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    sink.port = controller.port
-    yield sink
-    controller.stop()
+    with running_sink() as sink:
+        yield sink
 
 
 @pytest.fixture
