@@ -18,6 +18,10 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# axe-core for the browser tests' accessibility checks (skipped, with a message, without npm)
+node_modules/.package-lock.json: package-lock.json
+	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund --silent; else echo "npm not found: axe checks will be skipped"; fi
+
 codebook: install
 	$(MEDCODE) data build
 
@@ -31,7 +35,7 @@ serve: install
 	$(MEDCODE) serve --host $(HOST) --port $(PORT)
 
 # The whole suite on SQLite, then again on PostgreSQL when one is reachable.
-test: install
+test: install node_modules/.package-lock.json
 	$(MAKE) test-sqlite
 	@if $(PY) -c "import psycopg; psycopg.connect('$(PG_URL)', connect_timeout=3).close()" 2>/dev/null; then \
 		$(MAKE) test-postgres; \
