@@ -28,7 +28,11 @@ codebook: install
 migrate: install
 	$(MEDCODE) manage migrate --noinput
 
+# The site, its background worker (mail, alerts, scheduled checks) and the SMTP gateway on one machine;
+# Ctrl+C stops them all.
 run: codebook migrate
+	@trap 'kill 0' INT TERM EXIT; \
+	$(MEDCODE) worker & \
 	$(MEDCODE) serve --host $(HOST) --port $(PORT)
 
 serve: install

@@ -198,6 +198,31 @@ def cmd_manage(args) -> int:
     return _django(args.rest)
 
 
+def cmd_worker(args) -> int:
+    """The background task worker (django-tasks database backend) plus the periodic scheduler."""
+    import threading
+
+    _django_ready()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from .scheduling.periodic import configured, run_scheduler
+
+    stop = threading.Event()
+    if not args.no_scheduler:
+        configured()  # a bad MEDCODE_PERIODIC_TASKS entry fails here, with its name, not in a thread
+        threading.Thread(target=run_scheduler, args=(stop, settings.MEDCODE_SCHEDULER_INTERVAL),
+                         name="medcode-scheduler", daemon=True).start()
+    options = {"interval": args.interval, "startup_delay": False, "reload": False}
+    if args.max_tasks:
+        options["max_tasks"] = args.max_tasks
+    try:
+        call_command("db_worker", **options)
+    finally:
+        stop.set()
+    return 0
+
+
 # --- API keys -------------------------------------------------------------------------------
 
 def _django_ready() -> None:
@@ -291,6 +316,12 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--workers", type=int, default=int(os.environ.get("MEDCODE_WORKERS", "2")))
     sv.add_argument("--dev", action="store_true", help="Django's development server with autoreload")
     sv.set_defaults(func=cmd_serve)
+
+    wk = sub.add_parser("worker", help="run background tasks (mail, alerts, data checks) and the periodic scheduler")
+    wk.add_argument("--interval", type=float, default=1.0, help="seconds between polls for new tasks")
+    wk.add_argument("--max-tasks", type=int, default=None, help="exit after running this many tasks")
+    wk.add_argument("--no-scheduler", action="store_true", help="do not enqueue the periodic tasks")
+    wk.set_defaults(func=cmd_worker)
 
     ak = sub.add_parser("apikey", help="create and revoke API keys")
     aksub = ak.add_subparsers(dest="apikey_command", required=True)

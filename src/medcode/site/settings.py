@@ -41,6 +41,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "ninja",  # serves the API docs' Swagger UI from its own static files (no CDN)
+    "django_tasks",
+    "django_tasks_db",
+    "medcode.scheduling",
     "medcode.accounts",
     "medcode.web",
 ]
@@ -93,6 +96,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Background tasks (django-tasks): stored in the app database, run by `medcode worker`.
+# MEDCODE_TASKS_BACKEND=django_tasks.backends.immediate.ImmediateBackend runs them inline instead.
+TASKS = {"default": {"BACKEND": os.environ.get("MEDCODE_TASKS_BACKEND", "django_tasks_db.DatabaseBackend")}}
+# Periodic tasks the worker enqueues: {"name": {"task": "dotted.path", "every": seconds}}; apps add theirs.
+MEDCODE_PERIODIC_TASKS: dict[str, dict] = {
+    "prune-task-results": {"task": "medcode.scheduling.tasks.prune_task_results", "every": 24 * 3600},
+}
+MEDCODE_TASK_RESULTS_KEEP_DAYS = int(os.environ.get("MEDCODE_TASK_RESULTS_KEEP_DAYS", "30"))
+MEDCODE_SCHEDULER_INTERVAL = float(os.environ.get("MEDCODE_SCHEDULER_INTERVAL", "30"))
 
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
