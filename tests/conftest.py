@@ -11,6 +11,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,14 @@ def _cache_key(folders: list[Path]) -> str:
     return h.hexdigest()[:16]
 
 
+def _prune_stale(folder: Path, max_age_days: float = 2) -> None:
+    """Test books of older code (hundreds of MB each) go once they are unused for a while."""
+    cutoff = time.time() - max_age_days * 86400
+    for old in folder.iterdir():
+        if old.is_dir() and old.stat().st_mtime < cutoff:
+            shutil.rmtree(old, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def codebook_file() -> Path:
     """Path of the full test codebook (packaged defaults + the official files in BOOK_FOLDERS).
@@ -96,6 +105,7 @@ def codebook_file() -> Path:
     dest = cache / "codebook.sqlite"
     if not dest.exists():
         cache.parent.mkdir(parents=True, exist_ok=True)
+        _prune_stale(cache.parent)
         work = Path(tempfile.mkdtemp(prefix=cache.name + "-", dir=cache.parent))
         import_paths(folders, work / "sources", work / "codebook.sqlite", progress=False, always_build=True)
         shutil.rmtree(work / "sources", ignore_errors=True)  # the imported copies (300 MB of NCCI text) are not needed
@@ -103,6 +113,7 @@ def codebook_file() -> Path:
             os.replace(work, cache)  # atomic; a parallel run that won the race keeps its copy
         except OSError:
             shutil.rmtree(work, ignore_errors=True)  # the loser's copy (hundreds of MB with the NCCI tables)
+    os.utime(cache)  # in use: _prune_stale keeps it
     return dest
 
 
