@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
@@ -73,6 +74,9 @@ def install_handlers(api: NinjaAPI) -> None:
     def not_found(request, exc: Http404):
         return error_response(404, "not_found", "there is no such API resource")
 
+    def too_big(request, exc: RequestDataTooBig):
+        return error_response(413, "too_large", "the request body is too large")
+
     def bad_date(request, exc: BadDate):
         return error_response(400, "bad_date", str(exc))
 
@@ -93,7 +97,8 @@ def install_handlers(api: NinjaAPI) -> None:
 
     for exc_class, handler in [
         (ApiError, api_error), (ValidationError, validation), (AuthenticationError, authentication),
-        (Throttled, throttled), (HttpError, http_error), (Http404, not_found), (BadDate, bad_date),
+        (Throttled, throttled), (HttpError, http_error), (Http404, not_found), (RequestDataTooBig, too_big),
+        (BadDate, bad_date),
         (book_errors.UnknownSystem, unknown_system), (book_errors.BookMissing, book_missing),
         (book_errors.CodebookError, codebook_error), (Exception, unexpected),
     ]:
