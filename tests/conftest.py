@@ -31,6 +31,7 @@ BOOK_FOLDERS = [
     "hcpcs-2020-anweb", "hcpcs-2025-jul-descriptions", "ncci-2024q3",  # ncci-2024q3: only its HCPCS attribute, modifier and POS CSVs are read
     "pfs-rvu-2026-apr",
     "ncci-official",  # generated: see GENERATED_FOLDERS
+    "ncci-2026-policy-manual", "cms-manuals", "icd10pcs-2024-guidelines",  # policy texts (the assistant)
 ]
 # Folders the tests write, in CMS's official layouts, from copies in ../shared/data that are not in them
 # (NCCI 2024 Q3 CSVs, the 2026 MUE / add-on JSON, the 2024 PFS CSVs): tests/ncci_official.py, cached
@@ -62,7 +63,8 @@ def book_folder(name: str) -> Path | None:
 # Modules that only read a built book: editing them must not rebuild the (large) test codebook.
 READ_SIDE = {"codebook/book.py", "codebook/record.py", "codebook/plain.py", "codebook/guidelines.py",
              "codebook/__init__.py", "search/engine.py", "search/__init__.py", "search/backends/sqlite.py",
-             "search/backends/base.py", "search/backends/__init__.py"}
+             "search/backends/base.py", "search/backends/__init__.py", "codebook/references.py",
+             "codebook/update.py"}  # update.py downloads and hands files to imports.py; it builds nothing itself
 
 
 def _cache_key(folders: list[Path]) -> str:

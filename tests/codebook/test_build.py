@@ -85,7 +85,7 @@ def test_bad_files_are_refused_and_the_book_is_unchanged(home, tmp_path, case):
         bad.write_bytes(b"this is not an archive\n" * 10)
         expect = [bad.name, "not a zip"]
     elif case == "unknown":
-        bad = shared("ncci-2026-policy-manual", "ncci_policy_manual_2026_medicare.txt")
+        bad = shared("icd10cm-2026-guidelines", "icd_10_cm_october_2025_guidelines_0.pdf")  # only its text is read
         expect = [bad.name, "not a release file medcode recognises"]
     elif case == "wrong_system":
         # synthetic: a tabular-shaped file whose codes are ICD-10-PCS codes, not ICD-10-CM

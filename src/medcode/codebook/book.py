@@ -2,26 +2,51 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import re
 import sqlite3
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 
-from .codes import ICD10CM, SYSTEMS, normalize, system_name
+from .codes import CPT, ICD10CM, MODIFIER, SYSTEMS, normalize, system_name
 from .dates import from_iso, parse_date
 from .errors import BookMissing, CodebookError, NoRelease, UnknownCode
 from .model import Code, Crosswalk, IndexEntry, Note, Release, SeventhCharacter, Version
-from .schema import SCHEMA_VERSION
+from .schema import READABLE_VERSIONS, SCHEMA_VERSION
 
 NOTE_ORDER = ("includes", "inclusion_terms", "excludes1", "excludes2", "code_first", "use_additional",
               "code_also", "notes", "seventh_note")
 
 _CODE_COLS = "code,title,kind,parent,billable,valid_from,valid_to,release_id"
+
+
+def _per_build(method):
+    """Inside `with book.memo():` this thread asks the book each question once: building one code page
+    looks up the same code, its ancestors and their notes many times. Outside it, no memo."""
+    name = method.__name__
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        memo = getattr(self._local, "memo", None)
+        if memo is None:
+            return method(self, *args, **kwargs)
+        key = (name, args, tuple(kwargs.items()))
+        try:
+            hit = memo[key]
+        except KeyError:
+            hit = memo[key] = method(self, *args, **kwargs)
+        except TypeError:  # an unhashable argument: not remembered
+            return method(self, *args, **kwargs)
+        return list(hit) if isinstance(hit, list) else hit  # a caller may change its list, never ours
+
+    return wrapper
 
 
 class Book:
@@ -40,7 +65,7 @@ class Book:
             version = self.meta.get("schema_version")
         except sqlite3.DatabaseError as exc:
             raise BookMissing(f"{self.path} is not a readable codebook ({exc}): run `medcode data build`") from None
-        if version != SCHEMA_VERSION:
+        if version not in READABLE_VERSIONS:
             raise BookMissing(f"{self.path} has schema {version}, this medcode needs {SCHEMA_VERSION}: "
                               "run `medcode data build`")
 
@@ -56,6 +81,18 @@ class Book:
             conn.execute("PRAGMA mmap_size=268435456")
             self._local.conn = conn
         return conn
+
+    @contextmanager
+    def memo(self):
+        """Remember this thread's lookups until the block ends (see _per_build); nests."""
+        if getattr(self._local, "memo", None) is not None:
+            yield self
+            return
+        self._local.memo = {}
+        try:
+            yield self
+        finally:
+            self._local.memo = None
 
     def is_current(self) -> bool:
         """False once a rebuild has replaced the file this book was opened on."""
@@ -101,11 +138,18 @@ class Book:
     def systems(self) -> list[str]:
         return [s for s in SYSTEMS if any(r.system == s for r in self._releases.values())]
 
+    def holds(self, system: str) -> bool:
+        """Whether codes of `system` can be looked up: a release of it is held, or, for CPT, the CMS files
+        that list CPT codes by number (see cms_listed)."""
+        system = system_name(system)
+        return system in self.systems() or (system == CPT and bool(self._edit_sets))
+
     # --- codes ------------------------------------------------------------------------------
     def _row_to_code(self, system: str, row, status: str) -> Code:
         return Code(system, row[0], row[1], row[2], row[3], bool(row[4]), date.fromisoformat(row[5]),
                     date.fromisoformat(row[6]) if row[6] else None, status, self._releases[row[7]].name)
 
+    @_per_build
     def find(self, system: str, code: str, when: date | str | None = None) -> Code | None:
         """The version of a code in effect on the date, or its last version marked deleted/future."""
         system = system_name(system) if system not in SYSTEMS else system
@@ -115,7 +159,7 @@ class Book:
             f"SELECT {_CODE_COLS} FROM codes WHERE system=? AND code=? ORDER BY valid_from", (system, key)
         ).fetchall()
         if not rows:
-            return None
+            return self._known_by_number(system, key, d) if system in (CPT, MODIFIER) else None
         last = None
         for row in rows:  # versions in date order
             if row[5] > d:
@@ -142,6 +186,7 @@ class Book:
         found = self.find(system, code, when)
         return found is not None and found.status == "active" and found.billable
 
+    @_per_build
     def history(self, system: str, code: str) -> list[Version]:
         system = system_name(system)
         rows = self.db.execute(
@@ -150,6 +195,7 @@ class Book:
         return [Version(r[0], bool(r[1]), r[2], date.fromisoformat(r[3]), from_iso(r[4]),
                         self._releases[r[5]].name) for r in rows]
 
+    @_per_build
     def ancestors(self, system: str, code: str, when: date | str | None = None) -> list[Code]:
         """Parent first, chapter (or PCS section) last."""
         out: list[Code] = []
@@ -164,6 +210,7 @@ class Book:
             cur = parent
         return out
 
+    @_per_build
     def children(self, system: str, code: str, when: date | str | None = None) -> list[Code]:
         system = system_name(system)
         d = parse_date(when).isoformat()
@@ -242,16 +289,20 @@ class Book:
         return []
 
     # --- notes and 7th characters -----------------------------------------------------------
+    @_per_build
     def notes(self, system: str, code: str, when: date | str | None = None,
               inherited: bool = True) -> list[Note]:
         """Own notes first, then each ancestor's, each marked with the level it is printed at."""
         me = self.get(system, code, when)
         levels = [me] + (self.ancestors(system, code, when) if inherited else [])
+        by_code: dict[str, list] = {}
+        for row in self.db.execute(  # one query for every level, grouped back by level below
+                f"SELECT code, kind, text FROM notes WHERE system=? AND code IN ({','.join('?' * len(levels))}) "
+                "ORDER BY kind, seq", (me.system, *(lv.code for lv in levels))):
+            by_code.setdefault(row[0], []).append(row)
         out: list[Note] = []
         for level in levels:
-            rows = self.db.execute("SELECT kind, text FROM notes WHERE system=? AND code=? ORDER BY kind, seq",
-                                   (me.system, level.code)).fetchall()
-            for kind, text in rows:
+            for _, kind, text in by_code.get(level.code, ()):
                 out.append(Note(kind, text, level.code, level.kind, level.code != me.code))
         rank = {k: i for i, k in enumerate(NOTE_ORDER)}
         out.sort(key=lambda n: (rank.get(n.kind, 99),))
@@ -263,6 +314,7 @@ class Book:
             grouped.setdefault(note.kind, []).append(note)
         return grouped
 
+    @_per_build
     def seventh_characters(self, system: str, code: str, when: date | str | None = None) -> list[SeventhCharacter]:
         """The 7th-character table in force for a code: the nearest level that defines one."""
         me = self.get(system, code, when)
@@ -276,6 +328,7 @@ class Book:
         return []
 
     # --- index and crosswalks ---------------------------------------------------------------
+    @_per_build
     def index_entries(self, code: str, system: str = ICD10CM, limit: int = 200) -> list[IndexEntry]:
         """Index terms that lead to this code: those giving it in full first, then those that stop at
         one of its headers with a dash (E11.4-, E11.- lead on to E11.42), nearest header first."""
@@ -299,6 +352,7 @@ class Book:
             "ELSE 4 END, path, id LIMIT ?", (system, *keys, *keys, limit)).fetchall()
         return [IndexEntry(*r) for r in rows]
 
+    @_per_build
     def crosswalks(self, code: str, system: str = ICD10CM) -> list[Crosswalk]:
         """GEM rows from this ICD-10-CM code to ICD-9-CM, and from ICD-9-CM codes back to it."""
         system = system_name(system)
@@ -448,6 +502,21 @@ class Book:
             "processing_note": r["proc_note"],
         }
 
+    def hcpcs_descriptions(self, system: str, code: str, when: date | str | None = None) -> dict | None:
+        """The long and short descriptions of a HCPCS code or Level II modifier from the newest release in
+        effect by the date that carries them (an attributes-only release carries none), else the earliest."""
+        system = system_name(system)
+        rows = self._rows(
+            "SELECT d.long_description, d.short_description, r.name AS release, r.effective_from AS "
+            "release_effective FROM hcpcs_details d JOIN releases r ON r.id=d.release_id WHERE d.system=? AND "
+            "d.code=? AND (d.long_description IS NOT NULL OR d.short_description IS NOT NULL) "
+            "ORDER BY r.effective_from, r.id", (system, normalize(code, system)))
+        r = self._for_date(rows, when)
+        if r is None:
+            return None
+        return {"long_description": r["long_description"], "short_description": r["short_description"],
+                "release": r["release"]}
+
     def hcpcs_noc(self, code: str, when: date | str | None = None) -> bool | None:
         """Whether a HCPCS code is on the CMS not-otherwise-classified list on the date; None when no
         NOC list is held."""
@@ -504,6 +573,41 @@ class Book:
                 out["concept_id"] = pick["concept_id"]
         return out
 
+
+    # --- guideline and policy texts (issue 6): medcode.codebook.references ----------------------
+    # Sources: "icd10cm-guidelines", "ncci-policy-manual" (refs "I", "I.E"), "cms-claims-processing-ch12"
+    # and the other CMS manual chapters (refs "30.6.6"), "icd10pcs-guidelines" (refs "B3.1a"). Each
+    # section: source, ref (URL-safe), title, parent, page, text (paragraphs split by blank lines),
+    # release (the citation's source name, "NCCI Policy Manual 2026") and label ("Chapter I, E").
+    def reference_sources(self):
+        """Every guideline / policy text held: [ReferenceSource(source, name, effective_from, sections)]."""
+        from . import references
+
+        return references.sources(self.db)
+
+    def reference_sections(self, source: str):
+        """All sections of one text, in printed order ([] when the book does not hold it)."""
+        from . import references
+
+        return references.sections(self.db, source)
+
+    def reference_section(self, source: str, ref: str):
+        """One section by any common spelling of its ref ("Chapter I, E", "I.E", "§ 30.6.6"), or None."""
+        from . import references
+
+        return references.section(self.db, source, ref)
+
+    def reference_children(self, source: str, ref: str):
+        from . import references
+
+        return references.children(self.db, source, ref)
+
+    def reference_passages(self, query, sources: list[str] | None = None, limit: int = 10):
+        """Passages ranked by bm25 for the query's words: [Passage(source, ref, title, text, release, label,
+        score)], best first; `sources` narrows to some texts."""
+        from . import references
+
+        return references.passages(self.db, query, sources, limit)
 
     # --- NCCI edits (PTP, MUE, add-on codes) and the PFS RVU / GPCI files (issue 5) ------------
     # Each official file is a release; its setting is the release's system (ncci-practitioner,
@@ -595,9 +699,10 @@ class Book:
         return self._ptp(setting, row) if row else None
 
     def ptp_pairs(self, code: str, setting: str = "practitioner", when: date | str | None = None,
-                  active: bool = True) -> dict[str, list[PtpEdit]]:
+                  active: bool = True, limit: int | None = None) -> dict[str, list[PtpEdit]]:
         """The PTP edits naming a code: {"column1": edits where it is column 1, "column2": where it is
-        column 2}, in effect on the date (or, with active=False, every edit of the set, deleted ones too)."""
+        column 2}, in effect on the date (or, with active=False, every edit of the set, deleted ones too);
+        with `limit`, the first that many of each, by the other code (ptp_counts gives the totals)."""
         setting, d, s = self._ptp_set(setting, when)
         out: dict[str, list[PtpEdit]] = {"column1": [], "column2": []}
         if s is None:
@@ -607,9 +712,21 @@ class Book:
         for col, other in (("column1", "column2"), ("column2", "column1")):
             rows = self.db.execute(
                 self._PTP_SELECT + f"WHERE e.release_id IN ({','.join('?' * len(ids))}) AND e.{col}=?{when_sql} "
-                f"ORDER BY e.{other}, e.effective", (*ids, key, *((day, day) if active else ()))).fetchall()
+                f"ORDER BY e.{other}, e.effective" + (" LIMIT ?" if limit is not None else ""),
+                (*ids, key, *((day, day) if active else ()), *((limit,) if limit is not None else ()))).fetchall()
             out[col] = [self._ptp(setting, r) for r in rows]
         return out
+
+    def ptp_counts(self, code: str, setting: str = "practitioner", when: date | str | None = None) -> dict[str, int]:
+        """How many PTP edits in effect on the date name a code as column 1 and as column 2."""
+        setting, d, s = self._ptp_set(setting, when)
+        if s is None:
+            return {"column1": 0, "column2": 0}
+        key, day, ids = self._hcpcs(code), _ymd(d), s.release_ids
+        return {col: self.db.execute(
+            f"SELECT count(*) FROM ptp_edits WHERE release_id IN ({','.join('?' * len(ids))}) AND {col}=? "
+            "AND effective<=? AND (deletion IS NULL OR deletion>=?)", (*ids, key, day, day)).fetchone()[0]
+            for col in ("column1", "column2")}
 
     def ptp_edits_among(self, codes, setting: str = "practitioner", when: date | str | None = None) -> list[PtpEdit]:
         """Every PTP edit in effect on the date whose column 1 and column 2 codes are both among `codes`
@@ -789,19 +906,21 @@ class Book:
         """The CMS files in effect on the date that list a CPT or HCPCS code: 'pfs' (an RVU record, any
         status), 'mue:<setting>', 'ptp:<setting>' (an edit in effect names it), 'aoc'. This is how the book
         knows which CPT codes exist on a date without licensed CPT data: by number, never by descriptor."""
-        d = parse_date(when)
-        key, day = self._hcpcs(code), _ymd(d)
-        found = []
+        return [label for label, _ in self._cms_listing(self._hcpcs(code), parse_date(when))]
+
+    def _cms_listing(self, key: str, d: date) -> list[tuple[str, EditSet]]:
+        day = _ymd(d)
+        found: list[tuple[str, EditSet]] = []
         s = self._edit_set("pfs_rvu", "pfs", d, history=False)
         if s and self.db.execute(f"SELECT 1 FROM pfs_rvu WHERE release_id IN ({','.join('?' * len(s.release_ids))}) "
                                  "AND code=? LIMIT 1", (*s.release_ids, key)).fetchone():
-            found.append("pfs")
+            found.append(("pfs", s))
         for setting in ("practitioner", "hospital", "dme"):
             s = self._edit_set("ncci_mue", f"ncci-{setting}", d, history=False)
             if s and self.db.execute(f"SELECT 1 FROM mue_edits WHERE release_id IN "
                                      f"({','.join('?' * len(s.release_ids))}) AND code=?",
                                      (*s.release_ids, key)).fetchone():
-                found.append(f"mue:{setting}")
+                found.append((f"mue:{setting}", s))
         for setting in ("practitioner", "hospital"):
             s = self._edit_set("ncci_ptp", f"ncci-{setting}", d, history=True)
             if s is None:
@@ -811,7 +930,7 @@ class Book:
                 if self.db.execute(f"SELECT 1 FROM ptp_edits WHERE release_id IN ({marks}) AND {col}=? AND "
                                    "effective<=? AND (deletion IS NULL OR deletion>=?) LIMIT 1",
                                    (*s.release_ids, key, day, day)).fetchone():
-                    found.append(f"ptp:{setting}")
+                    found.append((f"ptp:{setting}", s))
                     break
         s = self._edit_set("ncci_aoc", "ncci", d, history=True)
         if s:
@@ -820,14 +939,58 @@ class Book:
                 if self.db.execute(f"SELECT 1 FROM aoc_edits WHERE release_id IN ({marks}) AND {col}=? AND "
                                    "effective<=? AND (deletion IS NULL OR deletion>=?) LIMIT 1",
                                    (*s.release_ids, key, day, day)).fetchone():
-                    found.append("aoc")
+                    found.append(("aoc", s))
                     break
         return found
+
+    def _known_by_number(self, system: str, key: str, day: str) -> Code | None:
+        """A CPT code or CPT modifier the book holds no licensed text for, known by number only: a CPT
+        code while a CMS file in effect on the date lists it (cms_listed), a CPT modifier that the CMS
+        publications name (CPT_MODIFIERS_BY_NUMBER) while any NCCI / PFS file is held. Its title is
+        empty: the descriptor is AMA text, shown only from a licensee's import."""
+        d = date.fromisoformat(day)
+        if system == CPT:
+            if not _CPT_NUMBER.match(key):
+                return None
+            listing = self._cms_listing(key, d)
+            if not listing:
+                return None
+            sets = [s for _, s in listing]
+            start = min(s.start for s in sets)
+            end = None if any(s.end is None for s in sets) else max(s.end for s in sets)
+            return Code(CPT, key, "", "code", None, True, start, end, "active", sets[0].releases[0])
+        if key not in CPT_MODIFIERS_BY_NUMBER or not self._edit_sets:
+            return None
+        start = min(s.start for sets in self._edit_sets.values() for s in sets)
+        if d < start:
+            return None
+        return Code(MODIFIER, key, "", "cpt_modifier", None, True, start, None, "active",
+                    "CPT modifier named in CMS publications (by number only)")
 
 
 # --- records of the NCCI / PFS section (issue 5) ----------------------------------------------
 _EDIT_KINDS = frozenset({"ncci_ptp", "ncci_mue", "ncci_aoc", "pfs_rvu", "pfs_gpci"})
 MODIFIER_INDICATORS = {0: "not allowed", 1: "allowed", 9: "not applicable"}
+
+# CPT numbers: Category I five digits, Category II/III and PLA four digits and F, T, U (or M).
+_CPT_NUMBER = re.compile(r"^[0-9]{4}[0-9A-Z]$")
+
+# CPT (Level I) modifiers by number, with the CMS publication that names each: their descriptors are AMA
+# text, so without a licensee's MODUL file these are all the book says about them.
+_NCCI_I_E = "NCCI Policy Manual, chapter I, section E (modifiers and modifier indicators)"
+_PFS_LAYOUT = "PFS relative value file record layout"
+_MCPM_12 = "Medicare Claims Processing Manual, chapter 12"
+CPT_MODIFIERS_BY_NUMBER = {
+    **{m: _NCCI_I_E for m in ("22", "24", "25", "27", "57", "58", "59", "76", "77", "78", "79", "91")},
+    **{m: _PFS_LAYOUT for m in ("26", "50", "51", "53", "62", "66")},
+    **{m: _MCPM_12 for m in ("23", "32", "47", "52", "54", "55", "56", "80", "82")},
+}
+# The NCCI PTP-associated modifiers (NCCI Policy Manual chapter I, section E): under the right clinical
+# circumstances they bypass a PTP edit whose modifier indicator is 1.
+NCCI_PTP_MODIFIERS = frozenset(
+    ["E1", "E2", "E3", "E4", "FA", *(f"F{i}" for i in range(1, 10)), "TA", *(f"T{i}" for i in range(1, 10)),
+     "LT", "RT", "LC", "LD", "RC", "LM", "RI", "24", "25", "57", "58", "78", "79", "27", "59", "91",
+     "XE", "XS", "XP", "XU"])
 
 
 def _ymd(d: date) -> int:

@@ -16,6 +16,7 @@ from pathlib import Path
 from . import sources as source_modules
 from .errors import CodebookError, SourceError
 from ..search.index import build_search_index
+from .passages import build_reference_index
 from .schema import DDL, INDEXES, SCHEMA_VERSION
 from .writer import BuildContext, SourceFile, sha256_of, user_file_name
 
@@ -86,8 +87,10 @@ def _verify(src: SourceFile) -> None:
 
 def _close_releases(conn: sqlite3.Connection) -> None:
     """A release is in effect until the next release of its system and family starts: code lists
-    follow code lists (a tabular, then the next year's addenda), an index follows an index."""
-    rows = conn.execute("SELECT id, system, effective_from, kind FROM releases ORDER BY effective_from, id").fetchall()
+    follow code lists (a tabular, then the next year's addenda), an index follows an index.
+    A superseded release whose file states an earlier end (a fee schedule's calendar year) keeps it."""
+    rows = conn.execute("SELECT id, system, effective_from, kind, effective_to FROM releases "
+                        "ORDER BY effective_from, id").fetchall()
     by_system: dict[tuple, list] = {}
     for row in rows:
         family = "codes" if row[3] in source_modules.CODE_LIST_KINDS else row[3]
@@ -96,8 +99,10 @@ def _close_releases(conn: sqlite3.Connection) -> None:
         for cur, nxt in zip(rels, rels[1:]):
             if nxt[2] > cur[2]:
                 end = (date.fromisoformat(nxt[2]) - timedelta(days=1)).isoformat()
-                conn.execute("UPDATE releases SET effective_to=? WHERE id=?", (end, cur[0]))
-        # the newest release stays in effect until a later one is imported
+                if cur[4] is None or end < cur[4]:
+                    conn.execute("UPDATE releases SET effective_to=? WHERE id=?", (end, cur[0]))
+        # the newest release stays in effect until a later one is imported (a year-bound fee schedule's
+        # lookups check the year themselves)
         conn.execute("UPDATE releases SET effective_to=NULL WHERE id=?", (rels[-1][0],))
 
 
@@ -152,6 +157,7 @@ def build(dest: Path, srcs: list[SourceFile], progress: bool = True) -> BuildRep
         conn.execute("COMMIT")
         conn.executescript(INDEXES)
         ctx.note(f"search index: {build_search_index(conn)}")
+        ctx.note(f"reference passages: {build_reference_index(conn)}")
         conn.execute("ANALYZE")
         problems = conn.execute("PRAGMA quick_check").fetchone()[0]
         if problems != "ok":

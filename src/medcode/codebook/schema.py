@@ -1,6 +1,9 @@
 """The codebook file's tables. One place, so every importer writes the same shape."""
 
-SCHEMA_VERSION = "2"  # 2: the search index tables (medcode.search.index)
+SCHEMA_VERSION = "3"  # 2: the search index tables (medcode.search.index); 3: reference_sections, reference_fts
+# Books of these versions still open: each version only added tables, and a reader of a newer table
+# (book.reference_*) answers "nothing held" when the book predates it.
+READABLE_VERSIONS = frozenset({"2", "3"})
 
 DDL = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -122,6 +125,24 @@ CREATE TABLE guideline_sections(
   release_id INTEGER NOT NULL,
   PRIMARY KEY(source, ref)
 ) WITHOUT ROWID;
+
+-- Policy and reference texts besides the ICD-10-CM guidelines (issue 6; sources ncci_policy, cms_manual,
+-- icd10pcs_guidelines): the NCCI Policy Manual (refs "I", "I.E"), CMS manual chapters (one source per
+-- chapter, e.g. cms-claims-processing-ch12, refs "30.6.6"), the ICD-10-PCS guidelines (refs "B3.1a").
+-- The newest edition of each source is kept. Paragraphs are separated by blank lines in `text`.
+CREATE TABLE reference_sections(
+  source TEXT NOT NULL,
+  ref TEXT NOT NULL,
+  title TEXT NOT NULL,
+  parent_ref TEXT,
+  seq INTEGER NOT NULL,
+  page TEXT,                        -- printed page label ("I-14") when the text has them
+  text TEXT NOT NULL,
+  release_id INTEGER NOT NULL,
+  PRIMARY KEY(source, ref)
+) WITHOUT ROWID;
+-- reference_fts (FTS5, built at the end of the build by medcode.codebook.passages): the passages of
+-- every guideline_sections and reference_sections row, for ranked (bm25) passage retrieval.
 
 -- ===== NCCI edits and the PFS RVU / GPCI files (issue 5; sources ncci_ptp, ncci_mue, ncci_aoc,
 -- pfs_rvu, pfs_gpci). Each official file is one release; its setting is in releases.system
