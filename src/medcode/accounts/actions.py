@@ -169,5 +169,8 @@ def delete_account(user: User) -> None:
     from . import metering
 
     metering.forget(subjects)  # the Redis meter too, when that is the backend
+    from . import quotas
+
+    quotas.forget(subjects)  # feature-quota uses (assistant questions, ...) on either backend
     throttle.reset_account(email)
     emails.send("account_deleted", email)

@@ -95,3 +95,15 @@ class MeterView(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["subject", "system", "code"], name="meter_unique_view")]
         indexes = [models.Index(fields=["subject", "first_seen"])]
+
+
+class FeatureUse(models.Model):
+    """One use of a metered feature (an assistant question, a case-to-code run) by one subject, when.
+    Counted per rolling day by medcode.accounts.quotas; rows older than the window are pruned."""
+
+    subject = models.CharField(max_length=80)  # user:<id> | guest:<cookie id> | addr:<hmac of client address>
+    feature = models.CharField(max_length=32)
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["subject", "feature", "at"])]
