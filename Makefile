@@ -23,16 +23,19 @@ node_modules/.package-lock.json: package-lock.json
 	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund --silent; else echo "npm not found: axe checks will be skipped"; fi
 
 codebook: install
-	$(MEDCODE) data build
+	$(MEDCODE) data build --if-stale
 
 migrate: install
 	$(MEDCODE) manage migrate --noinput
 
 # The site, its background worker (mail, alerts, scheduled checks) and the SMTP gateway on one machine;
-# Ctrl+C stops them all.
+# Ctrl+C stops them all. The packaged data is served at once while `data update` fetches the official
+# releases in the background (MEDCODE_OFFLINE=1 skips it); the site reopens the codebook when it is rebuilt.
 run: codebook migrate
 	@trap 'kill 0' INT TERM EXIT; \
+	$(MEDCODE) data update --if-online & \
 	$(MEDCODE) worker & \
+	$(MEDCODE) smtpd & \
 	$(MEDCODE) serve --host $(HOST) --port $(PORT)
 
 serve: install

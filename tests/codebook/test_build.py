@@ -173,3 +173,25 @@ def test_lookup_cli(home):
 def test_missing_book_is_a_clear_error(tmp_path):
     result = medcode(tmp_path, "lookup", "E11.9")
     assert result.returncode != 0 and "medcode data build" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_build_if_stale_skips_an_up_to_date_book_and_rebuilds_after_an_import(home, tmp_path):
+    """`make run` calls `data build --if-stale`: a second start must not rebuild minutes of tables."""
+    book_path = home / "codebook.sqlite"
+    before = digest(book_path)
+    again = medcode(home, "data", "build", "--if-stale", "--json")
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout) == {"path": str(book_path), "rebuilt": False}
+    assert digest(book_path) == before
+
+    from medcode.codebook.build import all_sources, is_stale
+    from medcode.codebook.writer import SourceFile
+
+    srcs = all_sources(home / "sources")
+    assert not is_stale(book_path, srcs)
+    extra = tmp_path / "other.xml"
+    extra.write_text("<synthetic/>")
+    assert is_stale(book_path, srcs + [SourceFile(kind="icd10cm_tabular", path=extra)])  # a new input
+    assert is_stale(tmp_path / "missing.sqlite", srcs)
+    (tmp_path / "junk.sqlite").write_bytes(b"not a database")
+    assert is_stale(tmp_path / "junk.sqlite", srcs)

@@ -5,6 +5,7 @@ A failed or interrupted build leaves the serving book untouched.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
@@ -85,6 +86,33 @@ def _verify(src: SourceFile) -> None:
         raise SourceError(src.path, "checksum differs from the one recorded at import; re-import it")
 
 
+def inputs_fingerprint(srcs: list[SourceFile]) -> str:
+    """What a build depends on: each source file (by checksum and options) and the code that reads them."""
+    h = hashlib.sha256(SCHEMA_VERSION.encode())
+    package = Path(__file__).resolve().parent.parent
+    for sub in ("codebook", "search"):
+        for f in sorted((package / sub).rglob("*")):
+            if f.suffix in (".py", ".tsv"):
+                h.update(f.relative_to(package).as_posix().encode() + b"\0" + f.read_bytes())
+    for src in sorted(srcs, key=lambda s: (s.kind, s.sha256 or sha256_of(s.path))):
+        h.update(json.dumps([src.kind, src.sha256 or sha256_of(src.path), src.options], sort_keys=True,
+                            default=str).encode())
+    return h.hexdigest()
+
+
+def is_stale(dest: Path, srcs: list[SourceFile]) -> bool:
+    """True unless `dest` is a readable book built from exactly these inputs by this code."""
+    try:
+        conn = sqlite3.connect(f"file:{Path(dest).resolve()}?mode=ro", uri=True)
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key='inputs'").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return True
+    return row is None or row[0] != inputs_fingerprint(srcs)
+
+
 def _close_releases(conn: sqlite3.Connection) -> None:
     """A release is in effect until the next release of its system and family starts: code lists
     follow code lists (a tabular, then the next year's addenda), an index follows an index.
@@ -153,6 +181,7 @@ def build(dest: Path, srcs: list[SourceFile], progress: bool = True) -> BuildRep
             ("schema_version", SCHEMA_VERSION),
             ("built_at", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())),
             ("sources", json.dumps([{"kind": s.kind, "file": s.path.name, "origin": s.origin} for s in srcs])),
+            ("inputs", inputs_fingerprint(srcs)),
         ])
         conn.execute("COMMIT")
         conn.executescript(INDEXES)
