@@ -54,6 +54,29 @@ def test_numbering_is_consistent(book):
     assert release.effective_from.isoformat() == "2025-10-01" and release.counts["sections"] == len(sections)
 
 
+def test_headings_printed_over_two_lines_are_whole_titles(book):
+    # the table of contents completes a wrapped title; a lower-case tail or a short tail of a long heading does too
+    c = guidelines.section(book, "II.C")
+    assert c.title == "Two or more diagnoses that equally meet the definition for principal diagnosis"
+    assert c.text.startswith("In the unusual instance")
+    assert guidelines.section(book, "I.C.9.e.6").title.endswith("Coronary Microvascular Dysfunction")
+    assert guidelines.section(book, "I.C.1.a.2.j").title.endswith("antiretroviral medication")
+    assert guidelines.section(book, "I.C.5").title.endswith("(F01 – F99)")
+    # ... and a heading that ends where the text begins keeps its text
+    assert guidelines.section(book, "I.C.2").text.startswith("General Guidelines")
+    for s in guidelines.all_sections(book):
+        assert not (s.text[:1].islower() and not s.text.startswith(("e.g.", "i.e."))), (s.ref, s.text[:40])
+
+
+def test_a_sentence_running_over_a_page_break_is_one_paragraph(book):
+    text = guidelines.section(book, "I.C.1.d.4").text
+    assert "doesn’t develop until after admission, the localized infection should be assigned first" in text
+    assert "category Z85, Personal history of malignant neoplasm, should be used" in guidelines.section(book, "I.C.2.d").text
+    # a paragraph that ended at the foot of a page still ends there, and list items stay apart
+    burns = guidelines.section(book, "I.C.19.d.1").text.split("\n\n")
+    assert any(p.startswith("b. ") for p in burns) and any(p.startswith("c. ") for p in burns)
+
+
 def test_guideline_release_is_not_a_code_release(book):
     assert book.release_for("icd10cm", "2026-05-01").kind != "icd10cm_guidelines"
 

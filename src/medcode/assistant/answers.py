@@ -129,8 +129,10 @@ def _code_or_explain(b: Builder, f: Found):
     label = SYSTEM_LABELS.get(f.system, f.system)
     code = b.r.find(f.system, f.code)
     if code is None:
-        b.say(f"**{f.code}** is not a valid {label} code: it does not exist in the code set held for {b.on()}.")
-        b.fact(f"{f.code} does not exist in {label}", f.code)
+        # named as the question wrote it ("i109"): an answer does not spell out a code that does not exist
+        shown = f.text if f.start >= 0 and f.text and f.text != f.text.upper() else f.code
+        b.say(f"**{shown}** is not a valid {label} code: it does not exist in the code set held for {b.on()}.")
+        b.fact(f"{shown} does not exist in {label}", shown)
         near = []
         if f.system in (ICD10CM, ICD10PCS, HCPCS):
             try:
@@ -512,7 +514,7 @@ def hierarchy(b: Builder) -> Answer:
 def code_range(b: Builder) -> Answer:
     """'What code range covers external causes?': the chapter or block whose title says it."""
     qs = content_stems(b.q)
-    qs = [s for s in qs if s not in ("rang", "cover", "chapter", "block")]
+    qs = [s for s in qs if s not in ("rang", "cover", "chapter", "block", "cm", "pcs") and not s.isdigit()]
     best, best_score = None, 0.0
     for chapter in b.book.top_level(ICD10CM, b.when):
         hit, extra = overlap(qs, chapter.title)
@@ -836,7 +838,8 @@ def place_of_service(b: Builder) -> Answer:
 
 # --- lookup by description -------------------------------------------------------------------
 
-_BOILER = re.compile(r"\b(?:what|which|is|are|the|a|an|icd-10-cm|icd-10-pcs|icd-10|icd10cm|icd10pcs|icd10|icd|cm|pcs|"
+_BOILER = re.compile(r"\b(?:what|which|is|are|the|a|an|icd[\s-]*10[\s-]*(?:cm|pcs)|icd[\s-]*10|icd[\s-]*9(?:[\s-]*cm)?|"
+                     r"icd10cm|icd10pcs|icd10|icd|cm|pcs|whats|what's|dx|diagnosis\s+code|procedure\s+code|"
                      r"cpt|hcpcs|level\s+ii|codes?|for|describes?|described|complete|full|correct|proper|right\s+code|"
                      r"appropriate|do|does|i|we|you|use|should|how|would|to|report|assign|in\s+fy\s*\d{4}|fy\s*\d{4}|"
                      r"please|tell|me|find|give|number)\b", re.I)
@@ -945,138 +948,139 @@ def _refine(b: Builder, hits: list[dict], qs: list[str], system: str | None):
 
 # --- guidelines and policy texts -------------------------------------------------------------
 
-_DOMAIN_NCCI = re.compile(r"ncci|modifier|bundl|unbundl|\bptp\b|\bmue|add-on|cpt|hcpcs|e&m|e/m|evaluation and "
-                          r"management|global (?:surgery|period)|medicare|claim|bill|payment|pay|mac\b|abn|"
-                          r"physician|practitioner|incident to|split|shared|teaching|surgeon|anesthesia", re.I)
-_DOMAIN_PCS = re.compile(r"\bpcs\b|root operation|approach|body part|procedure code|principal procedure|device|"
-                         r"qualifier|excision|resection|biopsy", re.I)
-_DOMAIN_CM = re.compile(r"diagnos|icd-10-cm|sequenc|principal|secondary|excludes|includes|7th|seventh|sepsis|"
-                        r"pregnan|injur|fracture|symptom|sign|condition|coded|admission|discharge|present on|poa|"
-                        r"history|encounter|z code|neoplasm|diabetes|hypertension|guideline", re.I)
-
-
-def _source_weight(b: Builder, source: str) -> float:
-    t = b.q
-    w = 1.0
-    ncci, pcs, cm = bool(_DOMAIN_NCCI.search(t)), bool(_DOMAIN_PCS.search(t)), bool(_DOMAIN_CM.search(t))
-    if source == ICD10CM_GUIDELINES:
-        w = 1.15 if cm and not ncci else (0.85 if (ncci or pcs) and not cm else 1.0)
-    elif source == "icd10pcs-guidelines":
-        w = 1.3 if pcs else 0.8
-    elif source == NCCI_POLICY or source.startswith("cms-"):
-        w = 1.1 if ncci else (0.75 if cm else 0.9)
-    return w
-
-
-_DF: dict = {}
-# words of the question that name the code set or ask for a meaning: they say nothing about which passage
-_GENERIC = frozenset({"icd", "icd10", "icd10cm", "cm", "10", "9", "mean", "means", "meaning",
-                      "code", "codes", "coded", "coding", "official", "guideline", "guidelines", "fy2026", "fy2027"})
-
-
-def _idf(book, terms: list[str]) -> dict[str, float]:
-    """Inverse document frequency of each word over the passages (a word no passage has weighs most)."""
-    import math
-    import sqlite3
-
-    cache = _DF.setdefault((str(book.path), getattr(book, "identity", None)), {})
-    try:
-        if "\0n" not in cache:
-            cache["\0n"] = book.db.execute("SELECT count(*) FROM reference_fts").fetchone()[0]
-        for t in terms:
-            if t not in cache:
-                cache[t] = book.db.execute("SELECT count(*) FROM reference_fts WHERE reference_fts MATCH ?",
-                                           ('"' + t.replace('"', '""') + '"',)).fetchone()[0]
-    except sqlite3.OperationalError:
-        return {t: 1.0 for t in terms}
-    n = cache["\0n"] or 1
-    return {t: math.log((n + 1) / (cache.get(t, 0) + 0.5)) for t in terms}
-
-
-def _coverage(weights: dict[str, float], text: str) -> float:
-    """Share of the question's weight (rare words weigh more) that the text contains."""
-    from medcode.search.text import stem
-
-    if not weights:
-        return 0.0
-    have = {stem(w) for w in words(text)} | set(words(text))
-    total = sum(weights.values())
-    got = sum(w for t, w in weights.items() if t in have or stem(t) in have)
-    return got / total if total else 0.0
-
-
 _QUOTED = re.compile(r"[\"“‘']([^\"”’']{1,40})[\"”’']")
 
 
-def _retrieve(b: Builder, sources: list[str] | None, extra: list[str] | None = None, limit: int = 24,
+def _question(b: Builder, extra: list[str] | None = None):
+    """The question as retrieval reads it (cached on the builder per set of extra words)."""
+    from .retrieval import read
+
+    cache = b.__dict__.setdefault("_questions", {})
+    k = tuple(extra or ())
+    if k not in cache:
+        quoted = [w for q in _QUOTED.findall(b.q) for w in words(q)]
+        cache[k] = read(b.book, b.q, extra=list(extra or []), quoted=quoted)
+    return cache[k]
+
+
+def _retrieve(b: Builder, sources: list[str] | None, extra: list[str] | None = None, limit: int = 40,
               boost: str | None = None):
-    """Passages for the question, re-ranked: bm25 x source fit x how much of the question's weight the
-    passage holds, plus the share of the question its section title says. A word the question quotes
-    ("with", "and") counts even when it is a common word; `boost` (a regex) favours passages naming it."""
-    from medcode.codebook.references import query_terms
+    """Sections for the question, best first: [Hit(score, cover, passage, ...)] and the question read."""
+    from .retrieval import retrieve
 
-    query = b.q + (" " + " ".join(extra) if extra else "")
-    quoted = [w for q in _QUOTED.findall(b.q) for w in words(q)]
-    found = b.book.reference_passages(query_terms(query) + [w for w in quoted if w not in query_terms(query)],
-                                      sources, limit=limit)
-    if quoted:  # the section about a quoted term ("with") may rank low on a common word: fetch it by title
-        from medcode.codebook.references import passages_titled
+    q = _question(b, extra)
+    return retrieve(b.book, q, sources, limit=limit, boost=boost, quoted_titles=_QUOTED.findall(b.q)), q
 
-        for phrase in _QUOTED.findall(b.q):
-            found += [p for p in passages_titled(b.book.db, phrase, limit=3)
-                      if (not sources or p.source in sources) and p.title.strip(" “”\"'").lower() == phrase.lower()]
-    rescored = []
-    qs = content_stems(query) + [w for w in quoted if w not in content_stems(query)]
-    terms = [t for t in query_terms(query) if (not t.isdigit() or len(t) == 5) and t not in _GENERIC]
-    weights = _idf(b.book, terms + [w for w in quoted if w not in terms])
-    boost_rx = re.compile(boost) if boost else None
-    for p in found:
-        title_hit, title_extra = overlap(qs, p.title)
-        cover = _coverage(weights, p.title + " " + p.text)
-        score = -p.score * _source_weight(b, p.source) * (0.6 + cover) + 15 * title_hit / max(1, len(qs))
-        score -= 0.4 * min(4, title_extra)  # a section about something else the question did not name
-        if quoted and any(p.title.strip(" “”\"'.").lower() == q.lower() for q in _QUOTED.findall(b.q)):
-            score += 25  # the section is about exactly the quoted word ("With", "And")
-            cover = max(cover, 0.8)
-        if boost_rx and boost_rx.search(p.title + " " + p.text):
-            score *= 1.4
-        rescored.append((score, cover, p))
-    rescored.sort(key=lambda x: -x[0])
-    return rescored, qs
+
+def _section_text(b: Builder, p) -> tuple[str, str]:
+    """The whole text and title of a passage's section (the quote is chosen from all of it)."""
+    try:
+        s = b.book.reference_section(p.source, p.ref)
+    except Exception:  # noqa: BLE001
+        s = None
+    return (s.text, s.title) if s is not None and s.text.strip() else (p.text, p.title)
+
+
+def _show(b: Builder, p, quote_lines: list[str]) -> None:
+    where = f"{p.release}, {'section ' if p.source == ICD10CM_GUIDELINES else ''}{p.label} ({p.title})"
+    b.say(f"**{where}:**", "")
+    for s in quote_lines:
+        b.say(f"> {s}")
+        b.fact(s, f"{p.release} {p.label}")
+    b.say("")
+    b.cite(p.release, p.label, section_url(p.source, p.ref))
+
+
+_COMPARE = (re.compile(r"\bdifferences?\s+(?:between|of)\s+(?:an?\s+|the\s+)?(.+?)\s+(?:and|vs\.?|versus)\s+(.+?)\s*[?.!]*$",
+                       re.I),
+            re.compile(r"^(?:what\s+is\s+the\s+difference\s*[:,-]?\s*)?(.+?)\s+(?:vs\.?|versus)\s+(.+?)\s*[?.!]*$", re.I),
+            re.compile(r"\b(?:compare|comparing|distinguish|tell\s+apart)\s+(.+?)\s+(?:and|with|to|from)\s+(.+?)\s*[?.!]*$",
+                       re.I))
+
+
+_QUALIFIERS = frozenset("""acute chronic subacute inpatient outpatient initial subsequent primary secondary principal new
+established left right bilateral unilateral open closed complete incomplete partial total single multiple major minor
+direct indirect general personal family active inactive benign malignant mild moderate severe professional technical
+facility nonfacility non-facility physician nonphysician type upper lower anterior posterior congenital acquired
+traumatic nontraumatic current old healed healing""".split())
+
+
+def comparison(question: str) -> tuple[str, str] | None:
+    """The two things a question compares ("adverse effect vs poisoning", "difference between X and Y")."""
+    for rx in _COMPARE:
+        m = rx.search(question)
+        if m:
+            a, c = (" ".join(x.split()) for x in m.groups())
+            # "inpatient vs outpatient uncertain diagnosis": a one-word side that only qualifies shares the
+            # other side's topic ("adverse effect vs poisoning" compares two topics)
+            if len(a.split()) == 1 and len(c.split()) > 1 and a.lower() in _QUALIFIERS:
+                a = f"{a} {' '.join(c.split()[1:])}"
+            elif len(c.split()) == 1 and len(a.split()) > 1 and c.lower() in _QUALIFIERS:
+                c = f"{' '.join(a.split()[:-1])} {c}"
+            if content_stems(a) and content_stems(c):
+                return a, c
+    return None
+
+
+def _compare(b: Builder, pair: tuple[str, str]) -> Answer | None:
+    """One section for each side of a comparison, each quoted for its side."""
+    from .retrieval import quote, read
+
+    picked = []
+    for side in pair:
+        sub = Builder(b.book, side, b.when, [], b.r, "guideline")
+        hits, q = _retrieve(sub, None)
+        hits = [h for h in hits if (h.passage.source, h.passage.ref) not in {(p.source, p.ref) for _, p, _ in picked}]
+        if not hits or hits[0].cover < 0.6:
+            return None
+        picked.append((hits[0], hits[0].passage, q))
+    whole = _question(b)
+    for hit, p, q in picked:
+        text, title = _section_text(b, p)
+        lines = quote(q, text, title, n=2, chunks=hit.chunks) or quote(whole, text, title, n=2)
+        if not lines:
+            return None
+        _show(b, p, lines)
+    return b.done(confident=all(h.title_cover >= 0.5 for h, _, _ in picked))
 
 
 def guideline(b: Builder, fallback: bool = False) -> Answer:
+    from .retrieval import quote
+
     b.intent = "guideline" if b.intent not in ("guideline",) and not b.found else b.intent
-    ranked, qs = _retrieve(b, None)
-    if not ranked:
+    pair = None if b.found else comparison(b.q)
+    if pair:
+        compared = _compare(b, pair)
+        if compared is not None:
+            return compared
+        b.lines, b.citations, b.facts = [], [], []
+    hits, q = _retrieve(b, None)
+    if not hits or q.asked < 3.0:  # nothing found, or a question of only common words ("what time is it")
         return _idk(b)
-    best_score, best_cover, best = ranked[0]
-    if best_cover < 0.45 or best_score < 8:
+    best = hits[0]
+    # a passage that neither holds most of the question nor is titled for any of it is a coincidence of words
+    if best.cover < 0.45 or best.score < 16 or (best.title_cover < 0.1 and best.cover < 0.6):
         return _idk(b)
-    confident = best_cover >= 0.6 and best_score >= 12
+    confident = best.cover >= 0.6 and (best.title_cover >= 0.25 or best.cover >= 0.8) and best.score >= 18
     shown: list[tuple[str, str]] = []
     parts = 0
-    for score, cover, p in ranked:
+    for hit in hits:
+        p = hit.passage
         if (p.source, p.ref) in shown:
             continue
-        if parts and (score < best_score * 0.72 or cover < 0.4):
+        if parts and (hit.score < best.score * 0.72 or hit.cover < 0.4):
             break
-        quote = best_sentences(p.text, qs, n=3 if not parts else 2)
-        if not quote and not p.text.strip():
-            p = _best_child(b, p, qs) or p  # a heading with no text of its own: its best subsection answers
+        text, title = _section_text(b, p)
+        if not text.strip():
+            p = _best_child(b, p, q) or p  # a heading with no text of its own: its best subsection answers
             if (p.source, p.ref) in shown:
                 continue
-            quote = best_sentences(p.text, qs, n=3 if not parts else 2)
-        if not quote:
+            text, title = p.text, p.title
+        lines = quote(q, text, title, n=3 if not parts else 2, chunks=hit.chunks)
+        if not lines:
             continue
         shown.append((p.source, p.ref))
-        where = f"{p.release}, {'section ' if p.source == ICD10CM_GUIDELINES else ''}{p.label} ({p.title})"
-        b.say(f"**{where}:**", "")
-        for s in quote:
-            b.say(f"> {s}")
-            b.fact(s, f"{p.release} {p.label}")
-        b.say("")
-        b.cite(p.release, p.label, section_url(p.source, p.ref))
+        _show(b, p, lines)
         parts += 1
         if parts >= 3:
             break
@@ -1087,13 +1091,15 @@ def guideline(b: Builder, fallback: bool = False) -> Answer:
     return b.done(confident=confident)
 
 
-def _best_child(b: Builder, p, qs: list[str]):
+def _best_child(b: Builder, p, q):
     """The subsection of a text-less heading whose title and text share most with the question."""
     from medcode.codebook.references import Passage
 
-    best, best_hits = None, 0
+    from .retrieval import keys_of
+
+    best, best_hits = None, 0.0
     for kid in b.book.reference_children(p.source, p.ref):
-        hits = overlap(qs, kid.title)[0] * 2 + overlap(qs, kid.text)[0]
+        hits = 2 * q.coverage(keys_of(kid.title)) + q.coverage(keys_of(kid.text))
         if kid.text.strip() and hits > best_hits:
             best, best_hits = kid, hits
     if best is None:
@@ -1102,44 +1108,36 @@ def _best_child(b: Builder, p, qs: list[str]):
 
 
 def _policy_passages(b: Builder, sources: list[str] | None, extra: list[str], n: int = 1, must: str | None = None,
-                     prefer: list[str] | None = None) -> None:
-    """Quote the policy passages that govern an edit or modifier (added under the table facts)."""
-    ranked, qs = _retrieve(b, sources, extra, limit=40)
+                     prefer: list[str] | None = None) -> int:
+    """Quote the policy passages that govern an edit, a modifier or a code (added under the table facts)."""
+    from .retrieval import quote
+
+    hits, q = _retrieve(b, sources, extra, limit=40)
     must_rx = re.compile(must, re.I) if must else None
 
-    def weight(item):
-        score, _, p = item
+    def weight(hit):
+        score, p = hit.score, hit.passage
         if prefer and p.source in prefer:
             score *= 1.3
-        if must:  # the passage that talks most about the thing asked (e.g. "modifier 25") first
-            score += 4 * min(3, len(must_rx.findall(p.title + " " + p.text)))
+        if must_rx:  # the passage that talks most about the thing asked (e.g. "modifier 25") first
+            score += 4 * min(3, len(must_rx.findall(p.title + " " + " ".join(hit.chunks))))
         return -score
 
-    ranked.sort(key=weight)
+    hits.sort(key=weight)
     shown = 0
-    seen = set()
-    for score, cover, p in ranked:
+    for hit in hits:
         if shown >= n:
             break
-        if (p.source, p.ref) in seen:
+        p = hit.passage
+        if must_rx and not must_rx.search(" ".join(hit.chunks)):
             continue
-        text = p.text
-        if must_rx and not must_rx.search(text):
+        text, title = _section_text(b, p)
+        lines = quote(q, text, title, n=2, chunks=hit.chunks, must=must_rx)
+        if not lines:
             continue
-        quote = best_sentences(text, qs + content_stems(" ".join(extra)), n=2)
-        if must_rx:
-            quote = [s for s in quote if must_rx.search(s)] or [
-                s for s in best_sentences(text, content_stems(" ".join(extra)) + qs, n=4) if must_rx.search(s)][:2]
-        if not quote:
-            continue
-        seen.add((p.source, p.ref))
-        b.say(f"**{p.release}, {p.label} ({p.title}):**", "")
-        for s in quote:
-            b.say(f"> {s}")
-            b.fact(s, f"{p.release} {p.label}")
-        b.say("")
-        b.cite(p.release, p.label, section_url(p.source, p.ref))
+        _show(b, p, lines)
         shown += 1
+    return shown
 
 
 def _idk(b: Builder) -> Answer:
@@ -1169,29 +1167,30 @@ def code_guideline(b: Builder) -> Answer:
 
 def _code_passages(b: Builder, codes: list, n: int = 2) -> tuple[bool, bool]:
     """Quote the guideline passages that name these codes or their categories; (any shown, strong match)."""
+    from .retrieval import quote
+
     keys = sorted({c.code[:3] for c in codes} | {c.code for c in codes}, key=len, reverse=True)
     boost = r"\b(?:" + "|".join(re.escape(k) for k in keys) + r")"
     extra = [w for c in codes for w in words(c.title) if len(w) > 3][:12]
-    ranked, qs = _retrieve(b, [ICD10CM_GUIDELINES], extra=extra + keys, boost=boost)
-    naming = [(s, cv, p) for s, cv, p in ranked if re.search(boost, p.title + " " + p.text)]
+    hits, q = _retrieve(b, [ICD10CM_GUIDELINES], extra=extra + keys, boost=boost)
+    naming = [h for h in hits if re.search(boost, h.passage.title + " " + " ".join(h.chunks))]
     if not naming:
         return False, False
-    best = naming[0][0]
+    best = naming[0].score
     shown: list[tuple[str, str]] = []
-    for score, cover, p in naming:
-        if (p.source, p.ref) in shown or len(shown) >= n or score < 0.6 * best:
+    names = re.compile(boost)
+    for hit in naming:
+        p = hit.passage
+        if (p.source, p.ref) in shown or len(shown) >= n or hit.score < 0.6 * best:
             continue
-        quote = best_sentences(p.text, qs + [k.lower() for k in keys], n=2)
-        if not quote:
+        text, title = _section_text(b, p)
+        lines = quote(q, text, title, n=2, chunks=hit.chunks, must=names) or quote(q, text, title, n=2,
+                                                                                  chunks=hit.chunks)
+        if not lines:
             continue
         shown.append((p.source, p.ref))
-        b.say(f"**{p.release}, section {p.label} ({p.title}):**", "")
-        for q in quote:
-            b.say(f"> {q}")
-            b.fact(q, f"{p.release} {p.label}")
-        b.say("")
-        b.cite(p.release, p.label, section_url(p.source, p.ref))
-    return bool(shown), bool(shown) and naming[0][1] >= 0.5
+        _show(b, p, lines)
+    return bool(shown), bool(shown) and naming[0].cover >= 0.5
 
 
 def rule_or_lookup(b: Builder) -> Answer:
@@ -1201,9 +1200,41 @@ def rule_or_lookup(b: Builder) -> Answer:
         return ans
     b2 = Builder(b.book, b.q, b.when, b.found, b.r, "lookup")
     looked = lookup(b2)
-    if looked.intent == "unknown" and ans.intent != "unknown":
-        return ans
+    if ans.intent != "unknown" and (looked.intent == "unknown" or not looked.confident):
+        return ans  # a passage that may answer a rule question beats a guessed code
     return looked
+
+
+def proc_rule(b: Builder) -> Answer:
+    """A rule question about a procedure code ("how many minutes before I can bill 99291?"): what the code is,
+    then the policy passages that name it, ranked for the question."""
+    keys = []
+    for f in b.codes(CPT, HCPCS)[:2]:
+        code = _code_or_explain(b, f)
+        if code is None:
+            b.say("")
+            continue
+        keys.append(code.code)
+        if f.system == HCPCS:
+            b.say(f"**{code.code}** — {code.title} (HCPCS Level II)")
+            b.fact(f"{code.code}: {code.title}", code.code)
+            b.cite_code(code)
+        else:
+            b.say(f"**{code.code}** is a CPT code in the CMS files in effect on {b.on()} (its descriptor is AMA text "
+                  "this codebook does not hold).")
+            b.fact(f"{code.code} is a CPT code listed in CMS files on {b.on()}", code.code)
+            b.cite_code(code)
+        b.say("")
+    if not keys:
+        return b.done()
+    names = r"(?<![0-9A-Z])(?:" + "|".join(re.escape(k) for k in keys) + r")(?![0-9])"
+    shown = _policy_passages(b, None, extra=keys, n=2, must=names)
+    if not shown:
+        shown = _policy_passages(b, None, extra=keys, n=2)
+    if not shown:
+        b.say(f"No passage of the guidelines, the NCCI Policy Manual or the CMS manual chapters held answers this for "
+              f"{', '.join(keys)}.")
+    return b.done(confident=bool(shown))
 
 
 # --- two diagnosis codes: what the notes of each say about the other -------------------------------
@@ -1299,6 +1330,6 @@ HANDLERS = {
     "meaning": meaning, "billable": billable, "seventh": seventh, "hierarchy": hierarchy, "range": code_range,
     "crosswalk": crosswalk, "ptp": ptp, "mue": mue, "addon": addon, "rvu": rvu, "modifier": modifier,
     "pos": place_of_service, "lookup": lookup, "guideline": guideline, "rule_or_lookup": rule_or_lookup,
-    "cm_pair": cm_pair, "code_guideline": code_guideline,
+    "cm_pair": cm_pair, "code_guideline": code_guideline, "proc_rule": proc_rule,
     **{k: notes for k in INTENT_KINDS},
 }

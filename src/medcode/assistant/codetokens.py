@@ -43,6 +43,9 @@ _MODIFIER = re.compile(r"\bmodifiers?\s*((?:[-–]?\s*[A-Za-z0-9]{2}\b(?:\s*(?:,
                        re.I)
 _MOD_ITEM = re.compile(r"(?<![A-Za-z0-9])([A-Za-z0-9]{2})(?![A-Za-z0-9])")
 _CODE_DASH_MOD = re.compile(r"(?<![A-Za-z0-9])([0-9]{5}|[A-V][0-9]{4})[-–]([A-Za-z0-9]{2})(?![A-Za-z0-9])")
+# the modifier written before the word ("GY modifier", "the -25 modifier") or after "mod" ("mod GA", "mod-59")
+_MOD_BEFORE = re.compile(r"(?<![A-Za-z0-9/])[-–]?([A-Za-z0-9]{2})\s*[-–]?\s*mod(?:ifier)?s?\b", re.I)
+_MOD_SHORT = re.compile(r"\bmods?\.?\s*[-–:]?\s*([A-Za-z0-9]{2})(?![A-Za-z0-9])", re.I)
 _POS = re.compile(r"\b(?:POS|place\s+of\s+service)(?:\s+code)?\s*[:#]?\s*([0-9]{2})(?![0-9])", re.I)
 _MOD_WORDS = {"AN", "OR", "TO", "IN", "ON", "AT", "OF", "IS", "BE", "AS", "BY", "IT", "IF", "NO", "SO", "DO", "UP",
               "WE", "ME", "MY", "US", "GO", "AM", "HE"}
@@ -122,6 +125,16 @@ def scan(book, text: str, when: date | None = None, *, icd9: bool | None = None,
             s, e = base + item.start(1), base + item.end(1)
             known = r.find(MODIFIER, tok)
             add(Found(s, e, item.group(1), MODIFIER, tok, known is not None, True))
+    for rx in (_MOD_BEFORE, _MOD_SHORT):
+        for m in rx.finditer(text):
+            raw = m.group(1)
+            tok = raw.upper()
+            if _overlaps(spans, m.start(1), m.end(1)) or tok in _MOD_WORDS or not cased(raw):
+                continue
+            known = r.find(MODIFIER, tok)
+            if known is None and not (question and tok.isdigit()):
+                continue  # "an modifier" is no modifier; an unknown two-digit one asked about is
+            add(Found(m.start(1), m.end(1), raw, MODIFIER, tok, known is not None, True))
     for m in _CODE_DASH_MOD.finditer(text):
         tok = m.group(2).upper()
         if not _overlaps(spans, m.start(2), m.end(2)) and tok not in _MOD_WORDS and cased(m.group(2)):
@@ -230,10 +243,17 @@ def mentions(book, text: str, when: date | None = None, **kw) -> list[CodeMentio
     return list(out.values())
 
 
-def guard(book, text: str | None, when: date | None = None, *, icd9: bool | None = None):
+DROPPED = "[a code that is not in the code set]"
+
+
+def guard(book, text: str | None, when: date | None = None, *, icd9: bool | None = None,
+          drop_except: set[str] | None = None):
     """Flag every code-shaped token that is not a valid code on the date: "K21.99 [not a valid code]".
 
-    A code the book holds but not on that date is flagged "[not valid on the date]" instead.
+    A code the book holds but not on that date is flagged "[not valid on the date]" instead. With
+    `drop_except` (the codes a question names), a code that does not exist at all is removed rather than
+    flagged unless it is one of those: an answer never repeats a nonexistent code nobody asked about (a
+    tabular note that names one, for example).
     """
     from .guard import GuardResult
 
@@ -253,6 +273,13 @@ def guard(book, text: str | None, when: date | None = None, *, icd9: bool | None
             continue
         after = text[f.end:f.end + len(FLAG) + 2]
         if "[not " in after:  # already flagged
+            continue
+        if drop_except is not None and mention.status == "unknown" and f.code not in drop_except and \
+                f.text.upper() not in drop_except:
+            pieces.append(text[pos:f.start])
+            pieces.append(DROPPED)
+            pos = f.end
+            codes.pop((mention.system, mention.code), None)
             continue
         pieces.append(text[pos:f.end])
         pieces.append(" " + (FLAG if mention.status == "unknown" else "[not valid on the date]"))

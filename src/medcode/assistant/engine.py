@@ -14,9 +14,10 @@ from datetime import date
 from medcode.codebook.codes import CPT, HCPCS, ICD9CM, ICD10CM, ICD10PCS, MODIFIER, POS, SYSTEM_LABELS
 
 from . import answers
-from .codetokens import Found, Resolver, guard, scan
+from .codetokens import _MOD_WORDS, Found, Resolver, guard, scan
 from .model import Answer, Turn
-from .text import clean, date_asked, words
+from .scope import out_of_scope
+from .text import clean, content_stems, date_asked, words
 
 MAX_QUESTION_CHARS = 2000
 
@@ -27,7 +28,7 @@ INTENT_PATTERNS = {
     "excludes1": r"excludes?\s*-?\s*(?:1|one|i)\b|type\s*(?:1|one|i)\s+excludes",
     "excludes2": r"excludes?\s*-?\s*(?:2|two|ii)\b|type\s*(?:2|two|ii)\s+excludes",
     "excludes": r"\bexclu",
-    "code_first": r"code\s+first|sequenced?\s+(?:it\s+)?first|coded\s+first|listed\s+first|first[- ]listed|"
+    "code_first": r"code\s+first|sequenced?\s+(?:it\s+)?first|coded\s+first|"
                   r"\bunderlying\b|what\s+(?:do|should)\s+i\s+code\s+first",
     "use_additional": r"use\s+additional|additional\s+codes?|accompan|along\s+with|\bcapture\b|also\s+(?:code|report|"
                       r"assign)|\bpaired\b|secondary\s+code",
@@ -48,6 +49,10 @@ INTENT_PATTERNS = {
     "rvu": r"\brvus?\b|relative\s+value|work\s+value|global\s+(?:period|days|surgery)|fee\s+schedule|"
            r"payment\s+amount|conversion\s+factor|malpractice|practice\s+expense|how\s+much",
     "lookup": r"\bcodes?\s+(?:for|to\s+use\s+for|that\s+describes?|describ\w*|used\s+for|is\s+used\s+for)\b|"
+              r"\b(?:icd[\s-]*10(?:[\s-]*(?:cm|pcs))?|icd|cpt|hcpcs|pcs|dx|diagnosis|diagnostic|procedure)\s+(?:codes?\s+)?"
+              r"(?:for|of)\s+(?:a|an|the)?\s*[a-z]|"
+              r"\b(?:need|looking\s+for|find|give\s+me|suggest)\s+(?:a|an|the)\s+(?:[\w-]+\s+){0,2}codes?\b|"
+              r"\bwhat\s+(?:icd[\s-]*10\s+|dx\s+|diagnosis\s+)?codes?\s*\??\s*$|"
               r"what\s+is\s+the\s+(?:[\w-]+\s+){0,3}codes?\b|which\s+(?:[\w-]+\s+){0,3}codes?\b(?!\s+(?:range|"
               r"chapter|first|also))|how\s+(?:do|should|would|can)\s+(?:i|you|we)\s+code\b|\bcode\s+(?:it|this)\b",
 }
@@ -57,8 +62,35 @@ _PAIR = re.compile(r"together|same\s+(?:time|claim|encounter|record)|\bboth\b|\b
 _RULE_CODE = re.compile(r"^\s*(?:when|how|why|should|under\s+what)\b|guideline|sequenc|principal|first[- ]listed|"
                         r"secondary\s+diagnos|present\s+on\s+admission|\bpoa\b", re.I)
 _RULE = re.compile(r"^\s*(?:how|should|when|can|could|is|are|do|does|may|must|why|if|in what|under what|for)\b|"
-                   r"guideline|sequenc|\brule|principal|first[- ]listed|\bquery\b|documented|provider", re.I)
+                   r"guideline|sequenc|\brule|principal|first[- ]listed|\bquery\b|documented|provider|"
+                   r"\bwhich\s+[a-z]\s+codes?\b|\bpatient\s+(?:is\s+)?(?:on|with|has|had|taking|receiving)\b|\bboth\b", re.I)
+# contractions and run-together spellings, read before the intent patterns
+_PHRASES = [
+    (re.compile(r"\bwhat\s*'?\s*s\b|\bwhats\b", re.I), "what is"),
+    (re.compile(r"\bhow\s*'?\s*s\b|\bhows\b", re.I), "how is"),
+    (re.compile(r"\bwhere\s*'?\s*s\b", re.I), "where is"),
+    (re.compile(r"\bcan\s*'?\s*t\b|\bcannot\b", re.I), "can not"),
+    (re.compile(r"\bi\s*'?\s*m\b", re.I), "i am"),
+    (re.compile(r"\bisn\s*'?\s*t\b", re.I), "is not"),
+    (re.compile(r"\bwhat\s+r\b", re.I), "what are"),
+    (re.compile(r"\bu\b", re.I), "you"),
+    (re.compile(r"\bpls\b|\bplz\b", re.I), "please"),
+    (re.compile(r"\bw/o\b", re.I), "without"),
+    (re.compile(r"\bw/", re.I), "with "),
+]
+# a rule question about a procedure code ("how many minutes before I can bill 99291?")
+_PROC_RULE = re.compile(r"^\s*(?:how|when|who|can|could|should|may|must|is|are|do|does|why|under what|in what)\b|"
+                        r"\b(?:how\s+(?:many|much|long|often)|minutes?|hours?|time|document\w*|require\w*|allowed|"
+                        r"rules?|polic\w*|criteria|supervision|billed\s+by|bill\s+for|report(?:ed)?\s+(?:with|when|by))\b",
+                        re.I)
 NOTE_INTENTS = ("excludes1", "excludes2", "excludes", "code_first", "use_additional", "code_also", "includes", "notes")
+
+
+def phrasing(text: str) -> str:
+    """The question with contractions spelled out ("whats" -> "what is"), for the intent patterns only."""
+    for rx, repl in _PHRASES:
+        text = rx.sub(repl, text)
+    return text
 
 
 def _has(intent: str, text: str) -> bool:
@@ -69,6 +101,8 @@ def _without_codes(text: str, found: list[Found]) -> str:
     """The question with its codes blanked, so "E11" or "25" never read as words."""
     out, pos = [], 0
     for f in found:
+        if f.start < 0:  # a code carried over from the conversation, not written in this question
+            continue
         out.append(text[pos:f.start])
         out.append(" ")
         pos = f.end
@@ -78,7 +112,7 @@ def _without_codes(text: str, found: list[Found]) -> str:
 
 def route(q: str, found: list[Found], ctx_codes: list[dict] | None = None, last_intent: str | None = None) -> str:
     """The intent of a question, given its codes (and a previous answer's codes for a follow-up)."""
-    t = _without_codes(q, found).lower()
+    t = phrasing(_without_codes(q, found)).lower()
     systems = [f.system for f in found]
     cm = [f for f in found if f.system == ICD10CM]
     pcs = [f for f in found if f.system == ICD10PCS]
@@ -97,6 +131,9 @@ def route(q: str, found: list[Found], ctx_codes: list[dict] | None = None, last_
         return "rvu"
     if procs and _has("ptp", t):
         return "ptp"
+    if procs and not mods and not cm and not pcs and _PROC_RULE.search(t) and \
+            (len(content_stems(t)) >= 2 or (re.match(r"\s*who\b", t) and content_stems(t))):
+        return "proc_rule"  # "how many minutes before I can bill 99291?": the policy that names the code
     if mods and not cm and not pcs:
         return "modifier"
     if pos and not cm and not pcs and not procs:
@@ -153,6 +190,61 @@ def _follow_up_codes(q: str, history: list[Turn] | None) -> tuple[list[dict], st
     return [], None
 
 
+_SMALL_TALK = re.compile(r"^\s*(?:hi+|hello|hey|hiya|yo|good\s+(?:morning|afternoon|evening)|greetings|thanks?|thank\s+you|"
+                         r"thx|ty|cheers|ok(?:ay)?|cool|great|help|help\s+me|what\s+can\s+you\s+do|who\s+are\s+you|"
+                         r"what\s+are\s+you|how\s+does\s+this\s+work|how\s+do\s+i\s+use\s+(?:this|you))"
+                         r"(?:\s+(?:there|again|so\s+much|a\s+lot|medcode|assistant))?\s*[.!?]*\s*$", re.I)
+HELP = ("I answer coding questions from the official sources in the codebook: code meanings and billability "
+        "(*What is K21.9?*, *Is E11 billable?*), instructional notes (*What are the Excludes2 notes for G43?*), "
+        "7th characters, ICD-9 crosswalks, ICD-10-PCS codes by axis, codes by description (*code for CHF*), NCCI "
+        "edits, MUEs and add-on codes (*Can 29880 and 29881 be billed together?*), modifiers, places of service, "
+        "RVUs, and guideline and Medicare policy questions (*How is sepsis with pneumonia sequenced?*). Every answer "
+        "cites its source.")
+
+
+_BARE = re.compile(r"(?<![A-Za-z0-9])([A-Za-z0-9]{2})(?![A-Za-z0-9])")
+
+
+def _bare_modifiers(q: str, history: list[Turn] | None, resolver: Resolver) -> list[Found]:
+    """"and XS?" after a question about modifier 59: a short question's two-character tokens that are
+    modifiers, when the conversation is about a modifier."""
+    if not history or len(words(q)) > 6:
+        return []
+    last = history[-1].context if isinstance(history[-1].context, dict) else {}
+    if not any(isinstance(c, dict) and c.get("system") == MODIFIER for c in last.get("codes", [])):
+        return []
+    out = []
+    for m in _BARE.finditer(q):
+        tok = m.group(1).upper()
+        if tok in _MOD_WORDS or (tok.isalpha() and m.group(1) != tok and tok.lower() in _WORDS_2):
+            continue
+        if resolver.find(MODIFIER, tok) is not None:
+            out.append(Found(m.start(1), m.end(1), m.group(1), MODIFIER, tok, True, True))
+    return out
+
+
+_WORDS_2 = frozenset("an or to in on at of is be as by it if no so do up we me my us go am he ok hi id ie eg".split())
+_POINTS_BACK = re.compile(r"\b(?:it|its|this|that|them|same\s+(?:code|one))\b", re.I)
+_PAIRABLE = ({CPT, HCPCS}, {ICD10CM})
+
+
+def _with_earlier_code(q: str, found: list[Found], history: list[Turn] | None) -> list[Found]:
+    """"can it be billed with 29880?" after a question about 29881: the earlier code joins the one named."""
+    if not found or not history or not _POINTS_BACK.search(_without_codes(q, found)) or \
+            not _PAIR.search(_without_codes(q, found)):
+        return found
+    last = history[-1].context if isinstance(history[-1].context, dict) else {}
+    earlier = [c for c in last.get("codes", []) if isinstance(c, dict) and c.get("system") and c.get("code")]
+    for systems in _PAIRABLE:
+        named = [f for f in found if f.system in systems]
+        if len({f.code for f in named}) != 1:
+            continue
+        prev = next((c for c in earlier if c["system"] in systems and c["code"] != named[0].code), None)
+        if prev is not None:
+            return [Found(-1, -1, prev["code"], prev["system"], prev["code"], True, True)] + found
+    return found
+
+
 def _refuse(markdown: str, intent: str) -> Answer:
     return Answer(markdown=markdown, citations=[], codes=[], intent=intent, confident=False, facts=[], context={})
 
@@ -170,9 +262,16 @@ def ask(book, question: str, *, when: date | None = None, history: list[Turn] | 
     if len(q) > MAX_QUESTION_CHARS:
         return _refuse(f"That question is too long ({len(q):,} characters; the limit is {MAX_QUESTION_CHARS:,}). "
                        "Ask about one code or one topic at a time.", "too_long")
+    if _SMALL_TALK.match(q):
+        return _refuse(HELP, "help")
+    scope = out_of_scope(q)
+    if scope is not None:
+        return _refuse(scope.markdown, "unknown")
     when = when or date_asked(q) or date.today()
     resolver = Resolver(book, when)
     found = scan(book, q, when, question=True, resolver=resolver)
+    found = found or _bare_modifiers(q, history, resolver)
+    found = _with_earlier_code(q, found, history)
     ctx_codes, last_intent = ([], None) if found else _follow_up_codes(q, history)
     intent = route(q, found, ctx_codes, last_intent)
     if ctx_codes and not found:
@@ -188,7 +287,8 @@ def ask(book, question: str, *, when: date | None = None, history: list[Turn] | 
 
 def finish(book, ans: Answer, when: date, found: list[Found]) -> Answer:
     """The code guard over the whole answer, then the code list and the follow-up context."""
-    checked = guard(book, ans.markdown, when, icd9=(ans.intent == "crosswalk") or None)
+    asked = {f.code for f in found} | {f.text.upper() for f in found}
+    checked = guard(book, ans.markdown, when, icd9=(ans.intent == "crosswalk") or None, drop_except=asked)
     ans.markdown = checked.text
     codes = {(c.system, c.code): c for c in checked.codes}
     ans.codes = list(codes.values())

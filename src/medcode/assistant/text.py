@@ -69,7 +69,7 @@ def content_stems(text: str, keep: frozenset = KEEP) -> list[str]:
     return out
 
 
-_SENTENCE = re.compile(r"(?<=[.!?;])[\"”’)]?\s+(?=[A-Z(“\"•0-9])")
+_SENTENCE = re.compile(r"(?<=[.!?;])[\"”’)]?\s+(?=[A-Z(“\"•0-9]|[a-z][.)]\s?[A-Z])")
 _ABBREV = re.compile(r"\b(?:e\.g|i\.e|etc|vs|No|Dr|Pub|Sec|Ch|U\.S|al|approx|Rev)\.$")
 
 

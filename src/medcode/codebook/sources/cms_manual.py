@@ -34,6 +34,7 @@ _ISSUED = re.compile(r"\(Rev\.\s*[\d.]+\s*[,;]\s*Issued:\s*(\d{1,2})-(\d{1,2})-(
 _TOC_ENTRY = re.compile(r"^\s*(\d{1,3}(?:\.\d{1,2})*)\.?\s*(?:[-–—]\s*)?([A-Z(].*?)\s*$")
 _REV = re.compile(r"\(Rev\s*\.")
 _END = re.compile(r"^\s*Transmittals Issued for this Chapter\s*$")
+_OLD_XREF = re.compile(r"^\s*[A-Z]{1,3}\d?-\d[\d.]*(?:\s*,\s*[A-Z]{1,3}\d?-\d[\d.]*)*(?:\s+partial)?\s*$")
 
 
 def sniff(path: Path, head: bytes) -> bool:
@@ -94,6 +95,7 @@ def parse(text: str, src: SourceFile) -> dict:
     listed = set(toc)
     order = {num: k for k, num in enumerate(toc)}
     last = -1  # headings follow the table of contents' order; cross-reference lists do not
+    done: set[str] = set()
     sections: list[dict] = []
     current = None
     i = body_start
@@ -102,25 +104,33 @@ def parse(text: str, src: SourceFile) -> dict:
         if _END.match(line):
             break
         m = _TOC_ENTRY.match(line)
-        if m and m.group(1) in listed and order[m.group(1)] > last:
-            # a heading: its title runs on until the "(Rev." line, within a few lines (or on the same line)
+        if m and m.group(1) in listed and m.group(1) not in done:
+            # a heading: its title runs on until the "(Rev." line, within a few lines (or on the same line);
+            # a few old sections carry only the manual's old cross-reference ("A3-3488.5, B3-3060.15") instead
             j = i + 1
             title_parts = [m.group(2)]
             if _REV.search(m.group(2)):
                 title_parts = [_REV.split(m.group(2))[0]]
                 j = i
-            next_heading = False
+            next_heading = has_xref = False
             while j < len(lines) and j <= i + 4 and not _REV.search(lines[j]):
                 nm = _TOC_ENTRY.match(lines[j])
                 if nm and order.get(nm.group(1)) == order[m.group(1)] + 1:  # a section with no text ("Reserved")
                     next_heading = True
+                    break
+                if _OLD_XREF.match(lines[j]):
+                    has_xref = True
                     break
                 if lines[j].strip():
                     title_parts.append(lines[j].strip())
                 j += 1
             same_title = _key(" ".join(title_parts)).startswith(toc_titles[m.group(1)][:8])
             has_rev = j < len(lines) and bool(_REV.search(lines[j]))
-            if (same_title and (has_rev or next_heading)) or (has_rev and order[m.group(1)] <= last + 3):
+            in_order = order[m.group(1)] > last
+            # out of the contents' order only with the whole evidence of a heading: its own title and a Rev line
+            if (in_order and ((same_title and (has_rev or next_heading or has_xref))
+                              or (has_rev and order[m.group(1)] <= last + 3))) or \
+                    (not in_order and same_title and has_rev):
                 num = m.group(1)
                 parent = num.rsplit(".", 1)[0] if "." in num else None
                 while parent and parent not in listed:
@@ -128,8 +138,14 @@ def parse(text: str, src: SourceFile) -> dict:
                 current = {"ref": num, "title": " ".join(" ".join(title_parts).split()), "parent": parent,
                            "page": None, "lines": []}
                 sections.append(current)
-                last = order[num]
+                done.add(num)
+                last = max(last, order[num])
                 i = j if next_heading else j + 1
+                if has_rev and not next_heading:  # a Rev line wrapped over more lines: its rest is no text
+                    depth = lines[j].count("(") - lines[j].count(")")
+                    while depth > 0 and i < len(lines) and i <= j + 4 and not _TOC_ENTRY.match(lines[i]):
+                        depth += lines[i].count("(") - lines[i].count(")")
+                        i += 1
                 # the manual's old section cross-reference (e.g. "B3-2020") follows the Rev line
                 if i < len(lines) and re.match(r"^\s*[A-Z]{1,3}\d?-[\d.-]+\s*$", lines[i]):
                     i += 1

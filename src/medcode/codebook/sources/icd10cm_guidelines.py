@@ -57,6 +57,58 @@ def _unfinished(title: str) -> bool:
         title.count("(") > title.count(")")
 
 
+_TOC_LINE = re.compile(r"^\s*(?:Section\s+)?(?:[A-Z]|[IVX]+|\d{1,2}|[a-z])\.\s+(\S.*?)\s*\.{4,}\s*\d*\s*$")
+_TOC_START = re.compile(r"^\s*(?:Section\s+)?(?:[A-Z]|[IVX]+|\d{1,2}|[a-z])\.\s+(\S.*?)\s*$")
+_TOC_REST = re.compile(r"^\s*(\S.*?)\s*\.{4,}\s*\d*\s*$")
+_WORDS = re.compile(r"[a-z0-9]+")
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(_WORDS.findall(text.lower()))
+
+
+def toc_titles(lines: list[str]) -> list[tuple[str, ...]]:
+    """The headings the table of contents prints whole (one line, or a line its leader line completes),
+    as words: a heading the body wraps over two lines is completed from them."""
+    out: list[tuple[str, ...]] = []
+    pending = None
+    for line in lines:
+        if _FOOTER.match(line) or not line.strip():
+            continue
+        m = _TOC_LINE.match(line)
+        if m:
+            out.append(_words(m.group(1)))
+            pending = None
+            continue
+        rest = _TOC_REST.match(line)
+        if pending is not None and rest:
+            out.append(_words(f"{pending} {rest.group(1)}"))
+            pending = None
+            continue
+        start = _TOC_START.match(line)
+        pending = start.group(1) if start else None
+    return [t for t in out if len(t) > 1]
+
+
+_SENTENCE_END = re.compile(r"[.:;!?]\s*[”\"’)]?$")
+
+
+def _continues_title(title: str, line: str, toc: list[tuple[str, ...]]) -> bool:
+    """Whether the first line after a heading is the rest of the heading's title, printed on a second line
+    ("Two or more diagnoses that equally meet the definition for principal" / "diagnosis")."""
+    text = line.strip()
+    if not text:
+        return False
+    have, joined = _words(title), _words(f"{title} {text}")
+    if have and any(len(t) > len(have) and t[:len(have)] == have for t in toc):
+        return any(t[:len(joined)] == joined for t in toc if len(t) >= len(joined))
+    if text[0].islower() or (text[0] == "(" and not re.match(r"^\([a-z]{1,4}\)\s", text)):
+        return True  # body text starts a sentence; a heading's wrapped words may not ("medication", "(F01 - F99)")
+    # a long heading wrapped by the layout leaves a short tail without a full stop ("Pain Codes", "Dysfunction")
+    return (len(title) >= 45 and len(text) <= 40 and len(text.split()) <= 6 and not _SENTENCE_END.search(text)
+            and not title.rstrip().endswith(")"))
+
+
 def _first(style: str) -> str:
     return {"upper": "A", "number": "1", "lower": "a", "roman": "i"}[style]
 
@@ -96,20 +148,47 @@ def parse_sections(text: str, src: SourceFile) -> list[dict]:
     path: list[tuple[int, str, str]] = []  # (level, style, value) below the Section
     section_ref = ""
     page = 1 + sum(1 for line in lines[:starts[0]] if _PAGE.match(line))
+    toc = toc_titles(lines[:starts[0]])
     current = sections[0]
     title_pending = False
+    title_check = False  # the next text line may be the rest of a heading printed over two lines
+    page_break = False
     for line in lines[starts[0]:]:
         pm = _PAGE.match(line)
         if pm:
             page = int(pm.group(1)) + 1
             continue
         if _FOOTER.match(line):
+            # the blank line the layout leaves above a page footer is no paragraph break: a sentence
+            # running on to the next page stays one paragraph
+            while current["lines"] and not current["lines"][-1]:
+                current["lines"].pop()
+            page_break = bool(current["lines"])
             continue
+        if page_break:
+            if not line.strip():
+                continue
+            page_break = False
+            last = current["lines"][-1] if current["lines"] else ""
+            nxt = line.strip()
+            if _SENTENCE_END.search(last) and (not nxt[:1].islower() or re.match(r"^[a-z]{1,4}[.)]\s", nxt)):
+                current["lines"].append("")  # the paragraph did end at the foot of the page
         if title_pending and line.strip():
             joiner = "" if current["title"].endswith("-") else " "
             current["title"] = f"{current['title']}{joiner}{line.strip()}".strip()
             title_pending = _unfinished(current["title"])
+            title_check = not title_pending
             continue
+        if title_check and line.strip():
+            title_check = False
+            if not _is_section(line) and not any(p.match(line) for p, _ in _LEVELS) and \
+                    _continues_title(current["title"], line, toc):
+                current["title"] = f"{current['title']} {line.strip()}"
+                title_check = True  # a third line only when the table of contents still asks for more
+                if not any(len(t) > len(_words(current["title"])) and t[:len(_words(current["title"]))] ==
+                           _words(current["title"]) for t in toc):
+                    title_check = False
+                continue
         if _is_section(line):
             sm = _SECTION.match(line)
             section_ref = sm.group(2) or f"Appendix {sm.group(3)}"
@@ -117,6 +196,7 @@ def parse_sections(text: str, src: SourceFile) -> list[dict]:
             current = {"ref": section_ref, "title": (sm.group(4) or "").strip(), "parent": None, "page": page,
                        "lines": []}
             title_pending = not current["title"] or _unfinished(current["title"])
+            title_check = not title_pending
             sections.append(current)
             continue
         matched = None
@@ -140,6 +220,7 @@ def parse_sections(text: str, src: SourceFile) -> list[dict]:
             current = {"ref": ".".join([section_ref] + [p[2] for p in path]), "title": title.strip(),
                        "parent": parent, "page": page, "lines": []}
             title_pending = _unfinished(current["title"])
+            title_check = not title_pending
             sections.append(current)
             continue
         current["lines"].append(line.strip())
