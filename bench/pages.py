@@ -10,7 +10,9 @@ loads it with wrk. Prints requests per second and p99 latency for
   * for information: first views of many distinct codes with the normal cache,
 
 each code page figure as a ratio to the trivial view (machines here are shared and noisy; the
-ratios are what is comparable). Scenarios are measured in interleaved rounds so that drift hits
+ratios are what is comparable). Beside each figure: the server's CPU time per request (its gunicorn
+workers' user + system time over the run, from /proc), which other load on a shared machine moves
+far less than requests/s; its ratio is the same comparison made on CPU cost. Scenarios are measured in interleaved rounds so that drift hits
 them alike.
 
 Metering must not distort the figures, so the headline reader is a guest whose quota is unlimited
@@ -155,6 +157,19 @@ class Server:
                     return header.split(";", 1)[0]
         raise SystemExit("the code page set no guest cookie")
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) its worker processes have used so far: what a request costs the
+        server, whatever else the shared machine runs (requests/s move with that; this does not)."""
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == self.proc.pid:  # a worker: the gunicorn master is its parent
+                total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
         try:
@@ -182,25 +197,33 @@ def wrk(url: str, seconds: float, cookie: str, threads: int, connections: int, s
         cmd += ["-s", str(script)]
     out = subprocess.run(cmd + [url], capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
     p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
-    return {"rps": rps, "p99_ms": float(p99.group(1)) * scale, "non2xx": int(bad.group(1)) if bad else 0,
+    return {"rps": rps, "requests": requests, "p99_ms": float(p99.group(1)) * scale,
+            "non2xx": int(bad.group(1)) if bad else 0,
             "socket_errors": errors.group(1) if errors else ""}
 
 
 def measure(server: Server, scenarios: dict[str, tuple[str, Path | None, str]], rounds: int, seconds: float,
             threads: int, connections: int) -> dict[str, dict]:
-    """Interleaved rounds; requests/s is the mean over rounds, p99 the median round's."""
+    """Interleaved rounds; requests/s is the mean over rounds, p99 the median round's, server CPU per
+    request the total over rounds."""
     runs: dict[str, list[dict]] = {name: [] for name in scenarios}
     for _ in range(rounds):
         for name, (path, script, cookie) in scenarios.items():
-            runs[name].append(wrk(server.base + path, seconds, cookie, threads, connections, script))
+            cpu = server.cpu_seconds()
+            got = wrk(server.base + path, seconds, cookie, threads, connections, script)
+            got["cpu_s"] = server.cpu_seconds() - cpu
+            runs[name].append(got)
     out = {}
     for name, rs in runs.items():
         p99s = sorted(r["p99_ms"] for r in rs)
+        requests = sum(r["requests"] for r in rs)
         out[name] = {"rps": sum(r["rps"] for r in rs) / len(rs), "p99_ms": p99s[len(p99s) // 2],
+                     "cpu_ms": 1000 * sum(r["cpu_s"] for r in rs) / requests if requests else None,
                      "non2xx": sum(r["non2xx"] for r in rs), "socket_errors": "; ".join(
                          r["socket_errors"] for r in rs if r["socket_errors"])}
     return out
@@ -265,7 +288,9 @@ def main() -> int:
                                                                                              None, paid)}
             got = measure(server, scenarios, args.rounds, args.seconds, args.threads, args.connections)
             if args.distinct and not dummy:
+                cpu = server.cpu_seconds()
                 got["distinct"] = wrk(server.base + "/", args.seconds, guest, args.threads, args.connections, script)
+                got["distinct"]["cpu_ms"] = 1000 * (server.cpu_seconds() - cpu) / max(1, got["distinct"]["requests"])
             return got
         finally:
             server.stop()
@@ -279,6 +304,10 @@ def main() -> int:
             s += f"  {ratio:6.1%}"
             if target is not None:
                 s += f"  (target >= {target:.0%}: {'met' if ratio >= target else 'MISSED'})"
+        if r.get("cpu_ms"):
+            s += f"  | server CPU {r['cpu_ms']:.3f} ms/req"
+            if base and base.get("cpu_ms"):
+                s += f" ({base['cpu_ms'] / r['cpu_ms']:.1%} of the baseline's requests per CPU second)"
         if r["non2xx"] or r["socket_errors"]:
             s += f"  [non-2xx {r['non2xx']}, socket errors {r['socket_errors'] or 0}]"
         return s

@@ -97,7 +97,8 @@ def test_cpt_modifiers(cb):
     for code, text in modul.items():
         rec = code_record(cb, "modifier", code, ON)
         assert rec["title"] == text and rec["kind"] == "cpt_modifier"
-        assert rec["modifier"] == {"level": "CPT", "guidance": None, "cpt_descriptor": text}
+        assert {k: rec["modifier"][k] for k in ("level", "guidance", "cpt_descriptor", "notice")} == \
+            {"level": "CPT", "guidance": None, "cpt_descriptor": text, "notice": None}
     rel = next(r for r in cb.releases("modifier") if r.kind == "cpt_modifiers")
     assert rel.counts["rows"] == len(modul)
 

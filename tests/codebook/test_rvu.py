@@ -139,8 +139,8 @@ def test_release_in_effect_by_date(pfs):
     assert old.release == "PFS relative values RVU24C, July 2024" and old.effective_to == date(2024, 12, 31)
     assert pfs.rvu("99213", when="2025-06-01") is None
     # the releases list keeps the file's own calendar-year end, not "until the next file starts"
-    rvu24 = next(r for r in pfs.releases("pfs") if r.name == old.release)
-    assert str(rvu24.effective_to) == "2024-12-31"
+    (end,) = pfs.db.execute("SELECT effective_to FROM releases WHERE name=?", (old.release,)).fetchone()
+    assert end == "2024-12-31"
 
 
 # --- GPCI and payment ----------------------------------------------------------------------------

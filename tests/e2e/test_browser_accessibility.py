@@ -1,7 +1,7 @@
 """axe-core (the npm package, injected into the page) finds no serious or critical violation on
 the site's main pages: home; a code page in full and gated; an ICD-10-PCS table; an unknown
 code; register and log in (blank and with their errors); the guidelines and one of their
-sections; browsing ICD-10-CM and ICD-10-PCS.
+sections; browsing ICD-10-CM and ICD-10-PCS; HCPCS, CPT and modifier pages.
 
 Each test is a fresh guest (see conftest.py): its first code page is shown in full.
 """
@@ -49,6 +49,17 @@ def test_code_page_in_full_then_gated(page, live_server, axe_check):
     page.goto(url(live_server, "code", "icd10cm", GATED))
     expect(page.locator(f'main a[href^="{reverse("register")}"]').first).to_be_visible()
     axe_check(page, f"the code page {GATED}, gated")
+
+
+def test_hcpcs_and_cpt_pages(page, live_server, axe_check):
+    page.goto(url(live_server, "code", "hcpcs", "G0008") + "?date=2026-06-01&locality=01112-05")
+    expect(page.locator("#payment-h")).to_be_visible()
+    axe_check(page, "the HCPCS page G0008 in full, with its edits and a locality's payment")
+    page.goto(url(live_server, "code", "cpt", "29881") + "?date=2026-06-01")  # gated: G0008 was the one
+    expect(page.locator("#cpt-notice")).to_be_visible()
+    axe_check(page, "the CPT page 29881 without licensed data, gated")
+    page.goto(url(live_server, "code", "modifier", "LT"))
+    axe_check(page, "the modifier page LT")
 
 
 def test_pcs_table_and_code(page, live_server, axe_check):

@@ -60,6 +60,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import connections, router, transaction
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject, empty
 
 from .models import MeterView
 from .throttle import address_key, client_ip
@@ -323,11 +324,43 @@ def user_subject(user) -> str:
     return f"user:{user.pk}"
 
 
+# Both the address digest and a cookie's signature check give the same answer for the same input and
+# secret every time, so each worker remembers its recent ones (a returning visitor costs no HMAC).
+_MEMO_ENTRIES = 4096
+_addr_memo: dict[tuple[str, str], str] = {}
+_cookie_memo: dict[tuple[str, str], str | None] = {}
+
+
+def _memo_put(memo: dict, key, value) -> None:
+    if len(memo) >= _MEMO_ENTRIES:
+        memo.clear()  # rare, and cheaper than tracking recency
+    memo[key] = value
+
+
 def address_subject(request) -> str:
     """``addr:<HMAC-SHA256 of the client address>`` (an IPv6 client counts per /64)."""
+    raw = (request.META.get("REMOTE_ADDR", "") or "", request.META.get("HTTP_X_FORWARDED_FOR", ""),
+           settings.SECRET_KEY, getattr(settings, "MEDCODE_TRUSTED_PROXY_COUNT", 0))
+    found = _addr_memo.get(raw)
+    if found is not None:
+        return found
     addr = address_key(client_ip(request))
     digest = hmac.new(settings.SECRET_KEY.encode(), b"medcode-meter-addr:" + addr.encode(), hashlib.sha256)
-    return "addr:" + digest.hexdigest()
+    found = "addr:" + digest.hexdigest()
+    _memo_put(_addr_memo, raw, found)
+    return found
+
+
+def _signed_guest_id(request) -> str | None:
+    value = request.COOKIES.get(GUEST_COOKIE)
+    if value is None:
+        return None
+    key = (value, settings.SECRET_KEY)
+    if key in _cookie_memo:
+        return _cookie_memo[key]
+    gid = request.get_signed_cookie(GUEST_COOKIE, default=None, salt=GUEST_COOKIE_SALT)
+    _memo_put(_cookie_memo, key, gid)
+    return gid
 
 
 def guest_id(request) -> str:
@@ -336,7 +369,7 @@ def guest_id(request) -> str:
     gid = getattr(request, "_medcode_guest_id", None)
     if gid:
         return gid
-    gid = request.get_signed_cookie(GUEST_COOKIE, default=None, salt=GUEST_COOKIE_SALT)
+    gid = _signed_guest_id(request)
     if not gid or not _GUEST_ID.match(gid):
         gid = secrets.token_urlsafe(16)
         request._medcode_guest_new = True
@@ -351,11 +384,23 @@ class Visitor:
     quota: int | None
 
 
+def signed_in_user(request):
+    """The request's logged-in account, or None. A request without a session cookie is a guest: its
+    session is not loaded (the answer would be an empty session, an anonymous user)."""
+    user = getattr(request, "user", None)
+    if user is None:
+        return None
+    if (type(user) is SimpleLazyObject and user._wrapped is empty  # not yet looked up, nor assigned
+            and settings.SESSION_COOKIE_NAME not in request.COOKIES):
+        return None
+    return user if user.is_authenticated else None
+
+
 def visitor(request) -> Visitor:
     """Who a web request is metered as: the logged-in account once its email address is verified,
     else (guests, and accounts still unverified) the guest cookie plus the client address."""
-    user = getattr(request, "user", None)
-    if user is not None and user.is_authenticated and user.email_verified:
+    user = signed_in_user(request)
+    if user is not None and user.email_verified:
         return Visitor(user.plan, [user_subject(user)], quota_for(user.plan))
     return Visitor("guest", [f"guest:{guest_id(request)}", address_subject(request)], quota_for("guest"))
 

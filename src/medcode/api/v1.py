@@ -19,6 +19,7 @@ from .errors import ApiError, install_handlers
 from .schemas import CodeRecord, Error
 
 MAX_PARAM = 64
+ATTRIBUTE_BLOCKS = ("hcpcs", "modifier", "pos", "cpt")  # code_record's blocks for HCPCS, modifier, POS, CPT
 CONTRACT_NOTES = ("includes", "inclusion_terms", "excludes1", "excludes2", "code_first", "use_additional",
                   "code_also")
 
@@ -110,6 +111,7 @@ def api_record(rec: dict) -> dict:
         "plain_language": rec["plain_language"],
         "crosswalks": rec.get("crosswalks", {}),
         "edits": rec.get("edits", {}),
+        "attributes": {k: rec[k] for k in ATTRIBUTE_BLOCKS if rec.get(k) is not None} or None,
     }
 
 
@@ -128,7 +130,7 @@ def get_code(request: HttpRequest, response: HttpResponse, system: str, code: st
     sys_id = system_name(system)  # UnknownSystem -> 404
     when = parse_date(date)       # BadDate -> 400
     b = book()
-    if sys_id not in b.systems():
+    if not b.holds(sys_id):
         raise ApiError(404, "unknown_system",
                        f"this server holds no {SYSTEM_LABELS.get(sys_id, sys_id)} release; it holds: "
                        f"{', '.join(b.systems())}")

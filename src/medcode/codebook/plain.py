@@ -10,7 +10,7 @@ import re
 from datetime import date
 
 from .book import Book
-from .codes import ICD10PCS, SYSTEM_LABELS
+from .codes import CPT, HCPCS, ICD10PCS, MODIFIER, POS, SYSTEM_LABELS
 from .model import Code
 
 ABBREVIATIONS = [
@@ -93,10 +93,16 @@ _CODE_REF = re.compile(r"\(([A-Z][0-9A-Z][0-9A-Z](?:\.[0-9A-Z-]{1,5})?(?:-[A-Z][
                        r"(?:,\s*[A-Z][0-9A-Z]{2}[.0-9A-Z-]*)*)\)")
 
 
+_ABBREVIATIONS = [(re.compile(pattern), word) for pattern, word in ABBREVIATIONS]
+_ANY_ABBREVIATION = re.compile("|".join(f"(?:{pattern})" for pattern, _ in ABBREVIATIONS))
+
+
 def expand(text: str) -> str:
+    if not _ANY_ABBREVIATION.search(text):  # most text has none: one scan instead of one per abbreviation
+        return text
     out = text
-    for pattern, word in ABBREVIATIONS:
-        out = re.sub(pattern, word, out)
+    for pattern, word in _ABBREVIATIONS:
+        out = pattern.sub(word, out)
     return out
 
 
@@ -162,6 +168,8 @@ def describe(book: Book, system: str, code: str, when: date | str | None = None)
     at = when if c.status == "active" else (c.valid_to or c.valid_from)
     if c.system == ICD10PCS:
         return _describe_pcs(book, c, at)
+    if c.system in (HCPCS, MODIFIER, POS, CPT):
+        return _describe_hcpcs_family(book, c, at)
     return _describe_cm(book, c, at)
 
 
@@ -175,7 +183,8 @@ def _describe_cm(book: Book, c: Code, when) -> str:
         paras.append(f"The block {c.code} groups the categories for {_lower_first(title)}.")
     else:
         paras.append(f"{c.code} is the {label} code for {_lower_first(title)}.")
-    paras[-1] += " " + " ".join(_glossary(title)) if _glossary(title) else ""
+    glossary = _glossary(title)
+    paras[-1] += " " + " ".join(glossary) if glossary else ""
     ancestors = book.ancestors(c.system, c.code, when)
     chapter = next((a for a in ancestors if a.kind == "chapter"), None)
     block = next((a for a in ancestors if a.kind == "block"), None)
@@ -249,3 +258,65 @@ def _describe_pcs(book: Book, c: Code, when) -> str:
     return (f"{c.code} is the {label} procedure code for {_lower_first(c.title)}. Each of its seven characters "
             "stands for one axis of the procedure (section, body system, root operation, body part, approach, "
             "device and qualifier); the table below spells out each one. It is a complete, reportable code.")
+
+
+def _validity(c: Code, what: str) -> str:
+    if c.status == "deleted":
+        return f"It is no longer valid: it was discontinued after {c.valid_to.isoformat()}."
+    if c.status == "future":
+        return f"It is not in effect yet: it is valid from {c.valid_from.isoformat()}."
+    return f"It is a valid {what} on the date of service."
+
+
+def _describe_hcpcs_family(book: Book, c: Code, when) -> str:
+    """HCPCS Level II codes and sections, modifiers, places of service, and CPT codes (by number when no
+    licensed text is held: the descriptor is AMA text and never paraphrased here)."""
+    title = expand(c.title)
+    paras: list[str] = []
+    if c.system == HCPCS and c.kind == "section":
+        return (f"The HCPCS Level II {c.code} codes: every Level II code starting with {c.code}. Level II codes "
+                "report the products, supplies and services that CPT does not list, such as drugs, durable "
+                "medical equipment, ambulance services and some Medicare-specific procedures. Open a code "
+                "below for its description, Medicare attributes and edits.")
+    if c.system == HCPCS:
+        paras.append(f"{c.code} is the HCPCS Level II code for {_lower_first(title)}. "
+                     f"Level II codes report the products, supplies and services that CPT does not list.")
+        paras.append(_validity(c, "code to report on a claim"))
+        noc = book.hcpcs_noc(c.code, when)
+        if noc:
+            paras.append("It is a not-otherwise-classified (NOC) code: report it only when no more specific "
+                         "code describes the item or service, and describe what was given on the claim.")
+    elif c.system == MODIFIER:
+        from .book import NCCI_PTP_MODIFIERS
+
+        if c.kind == "cpt_modifier":
+            paras.append(f"{c.code} is a CPT (Level I) modifier"
+                         + (f": {_lower_first(title)}." if c.title else
+                            ". Its descriptor is AMA text, shown only when a licensee has imported the AMA files."))
+        else:
+            paras.append(f"{c.code} is a HCPCS Level II modifier: {_lower_first(title)}.")
+        paras.append("A modifier is two characters added to a procedure code to tell the payer more about the "
+                     "service (which side, who performed it, why it was separate) without changing what the code "
+                     "means.")
+        if c.code in NCCI_PTP_MODIFIERS:
+            paras.append("It is one of the NCCI PTP-associated modifiers: on the right claim line, and when the "
+                         "clinical circumstances justify it, it lets two codes whose NCCI edit has modifier "
+                         "indicator 1 be reported together. It never bypasses an edit with indicator 0.")
+        paras.append(_validity(c, "modifier"))
+    elif c.system == POS:
+        details = book.pos_details(c.code, when) or {}
+        paras.append(f"{c.code} is the place of service code for {_lower_first(title)}. Professional claims "
+                     "report it to say where the service was given.")
+        setting = (details.get("setting") or "").lower()
+        if setting in ("facility", "non-facility"):
+            paras.append(f"Medicare pays physician fee schedule services there at the {setting} rate.")
+        paras.append(_validity(c, "place of service code"))
+    else:  # CPT
+        if c.title:
+            paras.append(f"{c.code} is the CPT (Level I) code for {_lower_first(title)}.")
+        else:
+            paras.append(f"{c.code} is a CPT (Level I) code. Its descriptor is licensed by the American Medical "
+                         "Association and is not shown here; the code is known by its number from the CMS files "
+                         "that list it on this date (fee schedule relative values, NCCI edits and MUEs).")
+        paras.append(_validity(c, "code"))
+    return "\n\n".join(paras)

@@ -25,10 +25,12 @@ import hashlib
 import logging
 import threading
 import weakref
+from collections import OrderedDict
 from pathlib import Path
 from typing import Callable
 
 from django.core.cache import caches
+from django.core.cache.backends.dummy import DummyCache
 
 log = logging.getLogger(__name__)
 
@@ -75,9 +77,71 @@ def _cache():
     return caches[CACHE_ALIAS]
 
 
+# A small in-process copy in front of the shared cache: the hot pages of a worker are served without a
+# round trip to Redis (or unpickling from locmem). Safe because an entry never changes under its key
+# (the key names the book, the code version, the code and the date); bounded, least recently used out.
+# It lives on the cache backend object, so a new cache configuration starts empty, and there is none
+# when caching is off (the dummy backend: CACHE_BACKEND=dummy).
+L1_ENTRIES = 512
+
+
+def _l1(backend) -> OrderedDict | None:
+    l1 = getattr(backend, "_medcode_l1", None)
+    if l1 is None:
+        if isinstance(backend, DummyCache):
+            return None
+        l1 = backend._medcode_l1 = OrderedDict()
+    return l1
+
+
+def _remember(l1: OrderedDict, key_: str, value) -> None:
+    l1[key_] = value
+    l1.move_to_end(key_)
+    while len(l1) > L1_ENTRIES:
+        l1.popitem(last=False)
+
+
+def local_get(key_: str):
+    """A value kept in this process only (never in the shared cache), or None."""
+    try:
+        l1 = _l1(_cache())
+    except Exception:  # a cache that cannot even be configured: no local copy either
+        return None
+    if l1 is None:
+        return None
+    value = l1.get(key_)
+    if value is not None:
+        l1.move_to_end(key_)
+    return value
+
+
+def local_put(key_: str, value) -> None:
+    try:
+        l1 = _l1(_cache())
+    except Exception:
+        return
+    if l1 is not None:
+        _remember(l1, key_, value)
+
+
 def get_many(keys: list[str]) -> dict:
     try:
-        return _cache().get_many(keys)
+        backend = _cache()
+        l1 = _l1(backend)
+        found = {}
+        if l1 is not None:
+            for k in keys:
+                v = l1.get(k)
+                if v is not None:
+                    l1.move_to_end(k)
+                    found[k] = v
+            if len(found) == len(keys):
+                return found
+        rest = backend.get_many([k for k in keys if k not in found])
+        if l1 is not None:
+            for k, v in rest.items():
+                _remember(l1, k, v)
+        return {**found, **rest}
     except Exception as exc:  # a cache that is down costs a render, never the page
         log.warning("page cache unavailable (%s): rendering without it", exc)
         return {}
@@ -85,7 +149,11 @@ def get_many(keys: list[str]) -> dict:
 
 def set(key_: str, value) -> None:
     try:
-        _cache().set(key_, value, TIMEOUT)
+        backend = _cache()
+        l1 = _l1(backend)
+        if l1 is not None:
+            _remember(l1, key_, value)
+        backend.set(key_, value, TIMEOUT)
     except Exception as exc:
         log.warning("page cache unavailable (%s): not stored", exc)
 

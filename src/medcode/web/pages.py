@@ -8,11 +8,18 @@ The parts of a code page:
   codes to choose instead, effective dates, the 7th-character table with its concrete codes,
   PCS axes and table grid, children and siblings;
 * ``gated``: shown while the visitor's meter allows — instructional notes with their origin,
-  the guideline sections that apply, index entries, the GEMs crosswalk, history.
+  the guideline sections that apply, index entries, the GEMs crosswalk, history; for HCPCS and
+  CPT codes the edits: NCCI PTP pairs, MUEs, add-on code relations, PFS relative values and the
+  payment by locality (national unless the visitor chose a locality).
+
+HCPCS Level II codes, modifiers and places of service show their CMS record in the public part;
+CPT codes show the descriptor only from a licensee's import, else the notice that it needs an
+AMA license (the code is then known by number from the CMS files that list it).
 """
 
 from __future__ import annotations
 
+import html
 import itertools
 import re
 import threading
@@ -22,13 +29,14 @@ from datetime import date
 
 from urllib.parse import quote
 
-from django.urls import reverse
-from django.utils.safestring import mark_safe
+from django.conf import settings
+from django.urls import get_script_prefix, get_urlconf, reverse
+from django.utils.safestring import SafeString, mark_safe
 
 from medcode.codebook import guidelines as gl
 from medcode.codebook.book import Book
-from medcode.codebook.codes import ICD10CM, ICD10PCS, SYSTEM_LABELS, normalize, undotted
-from medcode.codebook.record import code_record
+from medcode.codebook.codes import CPT, HCPCS, ICD10CM, ICD10PCS, MODIFIER, POS, SYSTEM_LABELS, normalize, undotted
+from medcode.codebook.record import CPT_NOTICE, code_record, locality_payment
 
 from .notelinks import Ref, iter_refs, link_codes
 
@@ -49,7 +57,14 @@ NOTE_LABELS = {
 KIND_WORDS = {
     "chapter": "chapter", "block": "block", "category": "category", "subcategory": "subcategory",
     "extension": "code", "section": "section", "body_system": "body system", "table": "table", "code": "code",
+    "hcpcs_modifier": "modifier", "cpt_modifier": "modifier",
 }
+
+# What the muted line under the heading calls a code of each system and kind.
+HCPCS_FAMILY = (HCPCS, CPT, MODIFIER, POS)
+KIND_LABELS = {(MODIFIER, "hcpcs_modifier"): "HCPCS Level II modifier", (MODIFIER, "cpt_modifier"): "CPT modifier",
+               (POS, "code"): "Place of service code", (CPT, "code"): "CPT code",
+               (HCPCS, "section"): "HCPCS Level II section"}
 
 INDEX_SOURCES = {
     "index": "Alphabetic Index",
@@ -65,6 +80,18 @@ CHILD_NOUNS = {"chapter": "Blocks", "block": "Categories", "section": "Body syst
 
 SIBLINGS_SHOWN = 40
 GUIDELINE_MENTIONS_SHOWN = 12
+PTP_SHOWN = 50  # pairs of each column and setting on the page (the counts say how many there are)
+PRIMARIES_SHOWN = 100
+
+# CMS file labels of book.cms_listed(), in words.
+LISTED_IN = {"pfs": "the physician fee schedule relative value file", "mue:practitioner": "the practitioner MUE table",
+             "mue:hospital": "the outpatient hospital MUE table", "mue:dme": "the DME supplier MUE table",
+             "ptp:practitioner": "the practitioner NCCI PTP edits", "ptp:hospital": "the outpatient hospital NCCI PTP "
+             "edits", "aoc": "the NCCI add-on code edits"}
+PTP_SHORT = {0: "not allowed", 1: "allowed with a modifier", 9: "not applicable"}
+SETTING_LABELS = {"practitioner": "Practitioner", "hospital": "Outpatient hospital", "dme": "DME supplier"}
+RVU_PARTS = {"": "global service", "26": "professional component (26)", "TC": "technical component (TC)",
+             "53": "discontinued procedure (53)"}
 
 
 # --- links ---------------------------------------------------------------------------------------
@@ -73,17 +100,20 @@ class Links:
     """Where things are on the site. Links carry the date of service when the visitor chose one,
     so following a note from a FY2026 page stays in FY2026."""
 
+    # URL prefixes by (script prefix and URLconf, URL name, system): one reverse() each per process
+    _prefixes: dict[tuple, str] = {}
+
     def __init__(self, explicit_date: date | None = None):
         self.query = f"?date={explicit_date.isoformat()}" if explicit_date else ""
-        self._prefix: dict[tuple[str, str], str] = {}
+        self._script = (get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF)
 
     def _base(self, name: str, *args: str) -> str:
-        key = (name, args[0] if args else "")
-        base = self._prefix.get(key)
+        key = (self._script, name, args[0] if args else "")
+        base = self._prefixes.get(key)
         if base is None:
             # codes are A-Z, 0-9, "." and "-": no quoting needed, so one reverse() per system
             base = reverse(name, args=[*args, "0"])[:-1]
-            self._prefix[key] = base
+            self._prefixes[key] = base
         return base
 
     def code(self, system: str, code: str) -> str:
@@ -120,6 +150,7 @@ class CodeResolver:
     def __init__(self, book: Book, system: str, when: date, links: Links, current: str | None = None):
         self.book, self.system, self.when, self.links, self.current = book, system, when, links, current
         self._known: frozenset[str] | None = None
+        self._html: dict[str, SafeString] = {}  # one page links the same text many times (index entries)
 
     def exists(self, code: str) -> bool:
         """Has a page: any code the book holds in any version (a deleted code keeps its page)."""
@@ -146,7 +177,10 @@ class CodeResolver:
         return self.links.code(self.system, start)
 
     def html(self, text: str) -> str:
-        return mark_safe(link_codes(text, self))
+        done = self._html.get(text)
+        if done is None:  # (SafeString is mark_safe without its lazy-text check)
+            done = self._html[text] = SafeString(link_codes(text, self))
+        return done
 
 
 # --- per-book facts computed once ------------------------------------------------------------------
@@ -222,6 +256,11 @@ class CodeParts:
     gated: dict
 
 
+def _esc(text) -> str:
+    """What the templates' autoescape does to a value (Django's escape: & < > " ')."""
+    return html.escape(str(text), quote=True)
+
+
 def _iso(d):
     return d.isoformat() if isinstance(d, date) else d
 
@@ -230,8 +269,16 @@ def _date(d):
     return date.fromisoformat(d) if isinstance(d, str) else d
 
 
-def build_code_parts(book: Book, system: str, code: str, when: date, explicit_date: date | None) -> CodeParts:
-    """Both parts of the page for `code` (which exists) on the date of service."""
+def build_code_parts(book: Book, system: str, code: str, when: date, explicit_date: date | None,
+                     locality: str | None = None) -> CodeParts:
+    """Both parts of the page for `code` (which exists) on the date of service; `locality` (a Medicare
+    locality id the view has checked, e.g. "01112-05") adjusts the payment of a HCPCS or CPT code."""
+    with book.memo():  # one page build asks the book the same questions many times
+        return _build_code_parts(book, system, code, when, explicit_date, locality)
+
+
+def _build_code_parts(book: Book, system: str, code: str, when: date, explicit_date: date | None,
+                      locality: str | None) -> CodeParts:
     links = Links(explicit_date)
     rec = code_record(book, system, code, when)
     found = book.get(system, rec["code"], when)
@@ -254,6 +301,9 @@ def build_code_parts(book: Book, system: str, code: str, when: date, explicit_da
         "system": system,
         "system_label": sys_label,
         "kind_word": KIND_WORDS.get(rec["kind"], rec["kind"]),
+        "kind_label": KIND_LABELS.get((system, rec["kind"]),
+                                      f"{sys_label} {KIND_WORDS.get(rec['kind'], rec['kind'])}"),
+        "family": system in HCPCS_FAMILY,
         "heading_code": level_name(system, rec["code"], rec["kind"]),
         "crumbs": crumbs,
         "effective_from": _date(rec["effective"]["from"]),
@@ -311,11 +361,16 @@ def build_code_parts(book: Book, system: str, code: str, when: date, explicit_da
 
     if not is_table:
         public["children"] = [{"href": links.code(system, c["code"]), **c} for c in rec["children"]]
+    if system in HCPCS_FAMILY:
+        public.update(_family_public(book, rec, links))
 
     sibs = book.siblings(system, rec["code"], at)
     public["siblings"] = [{"href": links.code(system, s.code), "code": s.code,
                            "label": level_name(system, s.code, s.kind), "title": s.title, "billable": s.billable}
                           for s in sibs[:SIBLINGS_SHOWN]]
+    for sib in public["siblings"]:
+        sib["item"] = SafeString(f'<a href="{_esc(sib["href"])}"><span class="code">{_esc(sib["label"])}</span> '
+                                f'{_esc(sib["title"])}</a>')
     public["siblings_more"] = max(0, len(sibs) - SIBLINGS_SHOWN)
     parent = rec["hierarchy"][0] if rec["hierarchy"] else None
     public["parent"] = ({"href": links.code(system, parent["code"]),
@@ -325,6 +380,8 @@ def build_code_parts(book: Book, system: str, code: str, when: date, explicit_da
     gated = {
         "rec": rec,
         "system": system,
+        "family": system in HCPCS_FAMILY,
+        "edits": _edits(book, rec, when, links, explicit_date, locality) if rec.get("edits") else None,
         "notes": _notes(rec, system, resolve, links),
         "guidelines": _guidelines(book, rec, chapter, links) if system == ICD10CM else None,
         "index_entries": _index_entries(rec, system, resolve, links),
@@ -332,6 +389,94 @@ def build_code_parts(book: Book, system: str, code: str, when: date, explicit_da
         "history": _history(book, rec),
     }
     return CodeParts(found.title, public, gated)
+
+
+# --- HCPCS, modifiers, POS, CPT --------------------------------------------------------------------
+
+def code_system_of(code: str) -> str:
+    """HCPCS Level II codes start with a letter, CPT codes with a digit (both five characters)."""
+    return CPT if code[:1].isdigit() else HCPCS
+
+
+def _family_public(book: Book, rec: dict, links: Links) -> dict:
+    """The CMS record shown beside the title: ANWEB fields, modifier guidance, POS setting, CPT status."""
+    out: dict = {}
+    details = rec.get("hcpcs")
+    if details:
+        out["hcpcs"] = {**details, "pricing": [{"code": c, "meaning": m} for c, m in
+                                               zip(details.get("pricing_indicators") or [],
+                                                   details.get("pricing_meanings") or [])],
+                        "tos": [{"code": c, "meaning": m} for c, m in
+                                zip(details.get("type_of_service") or [], details.get("type_of_service_meanings") or [])]}
+    if rec.get("modifier"):
+        out["modifier"] = rec["modifier"]
+    if rec.get("pos"):
+        out["pos"] = rec["pos"]
+    cpt = rec.get("cpt")
+    if cpt:
+        out["cpt"] = {**cpt, "listed_in_words": [LISTED_IN.get(x, x) for x in cpt.get("listed_in") or []]}
+    if (rec["system"] == CPT and not (cpt or {}).get("licensed")) or (rec.get("modifier") or {}).get("notice"):
+        out["cpt_notice"] = CPT_NOTICE
+        out["by_number"] = not book.history(rec["system"], rec["code"])  # no licensed release lists it
+    return out
+
+
+def _code_link(book: Book, code: str, links: Links) -> str | None:
+    """The page of a code named by an edit: a HCPCS code the book holds, or any CPT number (the edit
+    itself makes it known on the date)."""
+    system = code_system_of(code)
+    if system == HCPCS and code not in known_codes(book, HCPCS):
+        return None
+    return links.code(system, code)
+
+
+def _edits(book: Book, rec: dict, when: date, links: Links, explicit_date: date | None,
+           locality: str | None) -> dict:
+    """The edits section: rec["edits"] with links, indicator words and the payment for the chosen locality."""
+    e = rec["edits"]
+    me = rec["code"]
+    ptp = []
+    for setting in ("practitioner", "hospital"):
+        block = e["ptp"][setting]
+        sides = []
+        for col, other in (("column1", "column2"), ("column2", "column1")):
+            pairs = [{**p, "other": p[other], "href": _code_link(book, p[other], links),
+                      "meaning": PTP_SHORT.get(p["modifier"], str(p["modifier"]))}
+                     for p in block[col]["pairs"][:PTP_SHOWN]]
+            sides.append({"column": col[-1], "other_column": other[-1], "count": block[col]["count"],
+                          "pairs": pairs, "more": max(0, block[col]["count"] - len(pairs))})
+        ptp.append({"setting": setting, "label": SETTING_LABELS[setting], "sides": sides,
+                    "total": sum(s["count"] for s in sides)})
+    mue = [{"setting": s, "label": SETTING_LABELS[s], **m} for s, m in e["mue"].items() if m]
+
+    def aoc(items: list[dict], key: str) -> list[dict]:
+        return [{**a, "href": _code_link(book, a[key], links) if a[key] else None} for a in items]
+
+    primaries = aoc(e["addon"]["primaries"], "primary")
+    payment = e.get("payment")
+    if locality and payment:
+        payment = locality_payment(book, me, locality, when) or payment
+    localities = book.localities(when) if payment else []
+    chosen = next((f"{g.name} ({g.state}, {g.id})" for g in localities if g.id == locality), locality)
+    return {
+        "ptp": ptp,
+        "ptp_legend": e["ptp"]["modifier_indicators"],
+        "ptp_any": any(p["total"] for p in ptp),
+        "mue": mue,
+        "primaries": primaries[:PRIMARIES_SHOWN],
+        "primaries_more": max(0, len(primaries) - PRIMARIES_SHOWN),
+        "primary_types": sorted({(a["type"], a["type_meaning"]) for a in primaries}),
+        "addons": aoc(e["addon"]["addons"], "addon"),
+        "rvu": [{**r, "part": RVU_PARTS.get(r["modifier"], r["modifier"])} for r in e["rvu"]],
+        "payment": ({**payment, "rows": [{**a, "part": RVU_PARTS.get(a["modifier"], a["modifier"])}
+                                         for a in payment["amounts"]]} if payment else None),
+        "localities": [{"id": g.id, "label": f"{g.state}: {g.name} ({g.id})", "selected": g.id == locality}
+                       for g in localities],
+        "locality": locality,
+        "locality_label": chosen,
+        "explicit_date": explicit_date,
+        "self_path": Links(None).code(rec["system"], me),
+    }
 
 
 def _pcs_rows(table: dict, code: str | None, titles: dict, links: Links, only_matching: bool = False) -> list[dict]:
@@ -361,10 +506,14 @@ def _notes(rec: dict, system: str, resolve: CodeResolver, links: Links) -> list[
         notes = []
         for n in items:
             note = {"html": resolve.html(n["text"]), "inherited": n["inherited"]}
+            item = note["html"]
             if n["inherited"]:
                 note["origin_word"] = KIND_WORDS.get(n["origin_kind"], n["origin_kind"])
                 note["origin"] = n["origin"]
                 note["origin_href"] = links.code(system, n["origin"])
+                item += (f' <span class="muted">(from {_esc(note["origin_word"])} <a href="{_esc(note["origin_href"])}">'
+                         f'{_esc(n["origin"])}</a>)</span>')
+            note["item"] = SafeString(item)  # the list item's markup: a page has dozens, too many to template
             notes.append(note)
         groups.append({"kind": kind, "label": NOTE_LABELS.get(kind, kind.replace("_", " ").capitalize()),
                        "notes": notes})
@@ -418,6 +567,10 @@ def _index_entries(rec: dict, system: str, resolve: CodeResolver, links: Links) 
         for e in rec.get("index_entries", []):
             item = {"path": e["path"], "column": e["column"],
                     "code_html": resolve.html(e["code"]) if e["code"] else ""}
+            # the list item's markup (a drug's page lists a hundred entries: too many to template)
+            item["item"] = SafeString(
+                _esc(e["path"]) + (f' <span class="muted">[{_esc(e["column"])}]</span>' if e["column"] else "")
+                + (f' \u2192 <span class="code">{item["code_html"]}</span>' if item["code_html"] else ""))
             groups.setdefault(e["source"], []).append(item)
     return [{"source": s, "label": INDEX_SOURCES.get(s, s), "entries": items} for s, items in groups.items()]
 

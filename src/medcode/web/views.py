@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
+from django.utils.cache import patch_vary_headers
+from django.utils.html import conditional_escape
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_safe
 
@@ -120,24 +123,33 @@ def code_page(request: HttpRequest, system: str, code: str) -> HttpResponse:
         except NoReverseMatch:  # a "/" inside the code
             return _error(request, 404, "Code not found", f"{canonical!r} is not a code.")
     b = book()
-    found = b.find(sys_id, canonical, when)
+    found_key = cache.key(b, "found", sys_id, canonical, when.isoformat())
+    found = cache.local_get(found_key)
+    if found is None:
+        found = b.find(sys_id, canonical, when)
+        if found is not None:
+            cache.local_put(found_key, found)
     if found is None:  # no charge for a code that does not exist
         near = b.nearest(sys_id, canonical, when)
         return _error(request, 404, "Code not found",
                       f"{canonical} is not a {SYSTEM_LABELS.get(sys_id, sys_id)} code on {when.isoformat()}.",
                       near=near, system=sys_id, near_query=f"?date={explicit.isoformat()}" if explicit else "")
 
+    locality = _locality(request, b, found, when)
+    if isinstance(locality, HttpResponse):
+        return locality
+
     decision = metering.meter_request(request, found.system, found.code)
 
     dk = cache.date_key(when, explicit is not None)
     frame_key = cache.key(b, "frame", sys_id, found.code, dk)
-    gated_key = cache.key(b, "gated", sys_id, found.code, dk)
+    gated_key = cache.key(b, "gated", sys_id, found.code, dk, *((locality,) if locality else ()))
     held = cache.get_many([frame_key, gated_key] if decision.allowed else [frame_key])
     built: list[pages.CodeParts] = []
 
     def parts() -> pages.CodeParts:
         if not built:
-            built.append(pages.build_code_parts(b, sys_id, found.code, when, explicit))
+            built.append(pages.build_code_parts(b, sys_id, found.code, when, explicit, locality))
         return built[0]
 
     frame = held.get(frame_key)
@@ -148,17 +160,68 @@ def code_page(request: HttpRequest, system: str, code: str) -> HttpResponse:
     if decision.allowed:
         gated = held.get(gated_key)
         if gated is None:
-            gated = render_to_string("web/_code_gated.html", parts().gated)
+            gated = render_to_string("web/_code_gated.html", parts().gated).encode()
             cache.set(gated_key, gated)
 
-    # what is this visitor's own: never cached
-    nav = render_to_string("web/_account_nav.html", request=request)
+    # what is this visitor's own: never cached (a guest's account links are the same for every guest)
+    nav = account_nav(request)
     meter = _meter_context(request, decision) if (decision.remaining is not None or not decision.allowed) else None
-    banner = render_to_string("web/_meter.html", {"meter": meter}) if meter and meter["remaining"] is not None else ""
-    middle = gated if gated is not None else render_to_string("web/_locked.html", {"meter": meter})
-    response = HttpResponse("".join((frame[0], nav, frame[1], banner, frame[2], middle, frame[3])))
+    banner = (render_to_string("web/_meter.html", {"meter": meter}).encode()
+              if meter and meter["remaining"] is not None else b"")
+    middle = gated if gated is not None else render_to_string(
+        "web/_locked.html", {"meter": meter, "sections": LOCKED_SECTIONS.get(sys_id)}).encode()
+    # the parts are UTF-8 bytes already: a cached page is joined, never re-encoded
+    response = HttpResponse(b"".join((frame[0], nav, frame[1], banner, frame[2], middle, frame[3])))
     response["Cache-Control"] = "private"  # per visitor: no shared cache may keep it
+    patch_vary_headers(response, ("Cookie",))  # (a guest's request never loads the session, which would say so)
     return metering.set_guest_cookie(request, response)
+
+
+def _url_context() -> tuple:
+    """What the markup kept once per process depends on: the script prefix and the URLconf. (With DEBUG
+    nothing is kept: runserver reloads edited templates without a restart.)"""
+    return get_script_prefix(), get_urlconf() or settings.ROOT_URLCONF
+
+
+_guest_nav: dict[tuple, bytes] = {}
+
+
+def account_nav(request) -> bytes:
+    """The account links, UTF-8: rendered per request for a signed-in visitor (their CSRF token is in
+    it); for a guest the same HTML every time, so it is rendered once per process (and URL prefix)."""
+    if metering.signed_in_user(request) is not None:
+        return render_to_string("web/_account_nav.html", request=request).encode()
+    prefix = _url_context()
+    nav = _guest_nav.get(prefix)
+    if nav is None:
+        nav = render_to_string("web/_account_nav.html", {}).encode()
+        if not settings.DEBUG:
+            _guest_nav[prefix] = nav
+    return nav
+
+
+# What the register / upgrade prompt says is hidden (default: the ICD-10 sections).
+LOCKED_SECTIONS = {"hcpcs": "Edits, relative values, payment and history", "cpt": "Edits, relative values, payment "
+                   "and history", "modifier": "History", "pos": "History"}
+
+
+def _locality(request, b, found, when):
+    """The Medicare locality a HCPCS or CPT page's payment is for (None: national), or a 400 page.
+    Checked before metering: a bad address costs no view."""
+    raw = request.GET.get("locality", "").strip()
+    if not raw or found.system not in ("hcpcs", "cpt"):
+        return None
+    if len(raw) > 16:
+        return _error(request, 400, "Bad locality", "That is too long to be a Medicare locality.")
+    try:
+        gpci = b.gpci(raw, when)
+    except errors.CodebookError as exc:
+        return _error(request, 400, "Bad locality", str(exc))
+    if gpci is None:
+        return _error(request, 400, "Unknown locality",
+                      f"There is no Medicare locality {raw!r} in the GPCI file in effect on {when.isoformat()}; "
+                      "choose one from the list on the code page.")
+    return gpci.id
 
 
 # Holes in a cached code page, filled per request: the account links, the meter banner, and the
@@ -167,20 +230,46 @@ def code_page(request: HttpRequest, system: str, code: str) -> HttpResponse:
 _HOLES = ("<!--medcode:account-nav-->", "<!--medcode:banner-->", "<!--medcode:gated-->")
 
 
-def _code_frame(p: pages.CodeParts) -> list[str]:
-    """The code page around its holes, rendered without a request (so no user, no CSRF token)."""
-    nav, banner, middle = (mark_safe(h) for h in _HOLES)
-    html = render_to_string("web/code.html", {
-        "page_title": f"{p.public['rec']['code']} {p.title}", "account_nav": nav, "banner": banner,
-        "middle": middle, **{name: mark_safe(render_to_string(f"web/_code_{name}.html", p.public))
-                             for name in ("head", "body", "tail")}})
+_SLOTS = ("title", "head", "body", "tail")
+_SLOT = re.compile("<!--medcode:slot-(" + "|".join(_SLOTS) + ")-->")
+_shells: dict[tuple, list[str]] = {}
+
+
+def _shell() -> list[str]:
+    """code.html (and the base template around it) rendered once per process and URL prefix, with a
+    marker in each slot a page fills: [text, slot name, text, slot name, ..., text]. Everything else
+    in it is the same for every code page, so a page need not render it again."""
+    prefix = _url_context()
+    shell = _shells.get(prefix)
+    if shell is None:
+        marks = {name: mark_safe(f"<!--medcode:slot-{name}-->") for name in _SLOTS}
+        nav, banner, middle = (mark_safe(h) for h in _HOLES)
+        html = render_to_string("web/code.html", {"page_title": marks["title"], "account_nav": nav,
+                                                  "banner": banner, "middle": middle,
+                                                  **{n: marks[n] for n in ("head", "body", "tail")}})
+        shell = _SLOT.split(html)
+        named = shell[1::2]
+        if any(named.count(n) != 1 for n in ("head", "body", "tail")) or "title" not in named:
+            raise RuntimeError("the code page template must show its title and hold head, body and tail once")
+        if not settings.DEBUG:
+            _shells[prefix] = shell
+    return shell
+
+
+def _code_frame(p: pages.CodeParts) -> list[bytes]:
+    """The code page around its holes, rendered without a request (so no user, no CSRF token), as
+    UTF-8 pieces: the page-specific parts go into the shell's slots."""
+    fill = {"title": str(conditional_escape(f"{p.public['rec']['code']} {p.title}")),
+            **{name: render_to_string(f"web/_code_{name}.html", p.public) for name in ("head", "body", "tail")}}
+    shell = _shell()
+    html = "".join(piece if i % 2 == 0 else fill[piece] for i, piece in enumerate(shell))
     out, rest = [], html
     for hole in _HOLES:
         before, hit, rest = rest.partition(hole)
         if not hit or hole in rest:
             raise RuntimeError(f"the code page template must hold {hole} exactly once")
-        out.append(before)
-    out.append(rest)
+        out.append(before.encode())
+    out.append(rest.encode())
     return out
 
 
