@@ -116,6 +116,28 @@ def test_forget(store):
 
 
 @pytest.mark.django_db
+def test_the_worker_prunes_old_usage_every_day(settings):
+    """A consume deletes only its own subjects' old rows, so a guest who never comes back (a new cookie per
+    visit) left rows forever: nothing called prune(). The worker's daily task prunes both database stores,
+    also when Redis is configured (they hold what was counted while it was down)."""
+    from medcode.accounts.models import MeterView
+    from medcode.accounts.tasks import prune_usage
+    from medcode.scheduling.periodic import configured
+
+    assert configured()["prune-usage"] == {"task": "medcode.accounts.tasks.prune_usage", "every": DAY}
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # configured but down: the task still prunes the database
+    gone, back = _who("guest"), _who("guest")
+    old = timezone.now() - timedelta(days=31)
+    quotas.consume(gone, "assistant", now=old, backend=quotas.DatabaseQuota())
+    quotas.consume(back, "assistant", backend=quotas.DatabaseQuota())
+    metering.decide(gone.subjects, "icd10cm", "E11.9", 5, 30, now=old, backend=metering.DatabaseMeter())
+    metering.decide(back.subjects, "icd10cm", "I10", 5, 30, backend=metering.DatabaseMeter())
+    assert prune_usage.call() == {"meter": 1, "feature_uses": 1}
+    assert list(FeatureUse.objects.values_list("subject", flat=True)) == back.subjects
+    assert list(MeterView.objects.values_list("subject", flat=True)) == back.subjects
+
+
+@pytest.mark.django_db
 def test_database_rows_are_pruned():
     store = quotas.DatabaseQuota()
     who = _who("free")

@@ -155,6 +155,7 @@ def test_conversations_belong_to_their_caller(client):
     ("question=What+is+K21.9%3F", 422, "invalid_json", "not JSON"),
     ('{"question": "What is K21.9?"' , 422, "invalid_json", "not JSON"),
     ("x" * 100_000, 413, "too_large", "65,536"),
+    ('{"question": "\\udfff\\ud800"}', 422, "empty_question", "empty"),  # lone surrogates: JSON allows them
 ])
 def test_bad_input(client, body, status, code, says):
     for url in (ASK, STREAM):
@@ -171,6 +172,14 @@ def test_wrong_method_and_not_utf8(client):
     assert_error(r, 405, "method_not_allowed")
     r = client.post(ASK, b'{"question": "\xff\xfe"}', content_type="application/json", REMOTE_ADDR="192.0.2.9")
     assert_error(r, 422, "invalid_json")
+
+
+def test_a_lone_surrogate_is_dropped_not_a_500(client):
+    """JSON may spell a lone UTF-16 surrogate ("\\ud800"); no database stores one. It was a 500 after the
+    quota was charged; now it is dropped like a control character."""
+    r = post(client, '{"question": "What is K21.9?\\ud800"}', raw=True)
+    assert r.status_code == 200, r.content
+    assert Exchange.objects.get().question == "What is K21.9?"
 
 
 # --- quota ------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from django.utils import timezone
 import jobfiles
 from jobkit import client_for, form_data, upload
 from medcode.careers import actions
-from medcode.careers.models import Employer, Job
+from medcode.careers.models import Application, Employer, Job
 
 pytestmark = pytest.mark.django_db
 
@@ -308,6 +308,62 @@ def test_a_new_employer_cannot_queue_many_posts_for_review(employer_user, settin
     c = client_for(employer_user)
     assert [c.post(reverse("jobs:publish", args=[j.pk])).status_code for j in jobs] == [302, 302, 429]
     assert Job.objects.filter(status="pending").count() == 2
+
+
+def _in_parallel(n: int, work) -> list[str]:
+    """work(i) in n threads released together (each its own connection): 'ok' or the JobsError's class name."""
+    import threading
+
+    from django.db import connections
+
+    barrier, out = threading.Barrier(n), []
+
+    def run(i):
+        try:
+            barrier.wait()
+            work(i)
+            out.append("ok")
+        except actions.JobsError as exc:
+            out.append(type(exc).__name__)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return sorted(out)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_requests_cannot_pass_the_flood_limits(make_user, settings):
+    """The limits were counted, then written, with nothing in between: eight posts (publishes, applications) sent
+    at once all counted the same rows and all passed. Now each employer's (seeker's) go one at a time."""
+    from django.db import connection
+
+    if connection.vendor == "sqlite" and connection.is_in_memory_db():
+        pytest.skip("threads cannot share SQLite's in-memory test database (SQLite's IMMEDIATE transactions "
+                    "serialise writers anyway)")
+    settings.MEDCODE_JOBS_POSTS_PER_DAY, settings.MEDCODE_JOBS_PENDING_MAX = 3, 2
+    user = make_user("race@acme.example")
+    actions.save_employer(user, company_name="Race Health (synthetic)")
+    posted = _in_parallel(8, lambda i: actions.create_job(user, _data(title=f"J{i}")))
+    assert posted == ["RateLimited"] * 5 + ["ok"] * 3
+    assert Job.objects.count() == 3
+    drafts = list(Job.objects.all())
+    assert _in_parallel(3, lambda i: actions.publish(drafts[i], user)) == ["RateLimited", "ok", "ok"]
+    assert Job.objects.filter(status="pending").count() == 2
+    # a seeker's applications per hour, the same way (the résumés of refused ones are not kept)
+    settings.MEDCODE_JOBS_APPLICATIONS_PER_HOUR = 2
+    staff = make_user("race-staff@medcode.example", staff=True)
+    open_jobs = [actions.approve(j, staff) for j in Job.objects.filter(status="pending")]
+    open_jobs.append(actions.publish(Job.objects.get(status="draft"), user))  # now approved: live at once
+    seeker = make_user("race-seeker@example.com")
+    applied = _in_parallel(3, lambda i: actions.apply(open_jobs[i], seeker, cover_note="hi",
+                                                      upload=upload("r.pdf", jobfiles.pdf())))
+    assert applied == ["RateLimited", "ok", "ok"]
+    assert len(list((settings.MEDCODE_PRIVATE_ROOT / "resumes").iterdir())) == 2 and Application.objects.count() == 2
 
 
 # --- other people's jobs ------------------------------------------------------------------------

@@ -94,6 +94,9 @@ def test_pagination(jobs):
     ({"per_page": "0"}, "per_page"),
     ({"per_page": "1000"}, "per_page"),
     ({"per_page": "ten"}, "per_page"),
+    ({"page": "\u00b2"}, "page"),  # '²'.isdigit() is True but int('²') raises: these were 500s
+    ({"per_page": "\u00b2"}, "per_page"),
+    ({"min_salary": "\u00b9\u00b2"}, "min_salary"),
 ])
 def test_bad_parameters_get_the_error_shape(jobs, params, name):
     r, doc = get("/api/v1/jobs", params)
@@ -115,7 +118,8 @@ def test_closed_unknown_and_malformed_jobs(jobs, employer_user):
     for path, status, code in [(f"/api/v1/jobs/{jobs['crc'].pk}", 404, "not_found"),
                                ("/api/v1/jobs/999999", 404, "not_found"),
                                ("/api/v1/jobs/abc", 400, "bad_request"),
-                               ("/api/v1/jobs/" + "9" * 30, 400, "bad_request")]:
+                               ("/api/v1/jobs/" + "9" * 30, 400, "bad_request"),
+                               ("/api/v1/jobs/%C2%B2", 400, "bad_request")]:  # '²': was a 500
         r, doc = get(path)
         assert r.status_code == status and doc["error"]["code"] == code, path
     r, doc = get("/api/v1/jobs")

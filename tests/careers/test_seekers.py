@@ -134,7 +134,10 @@ def test_pagination(board, settings, monkeypatch):
 
 
 @pytest.mark.parametrize("params", [{"credential": "CPX"}, {"min_salary": "-1"}, {"page": "abc"},
-                                    {"sort": "drop table"}, {"posted_within": "9999"}])
+                                    {"sort": "drop table"}, {"posted_within": "9999"},
+                                    # '²'.isdigit() is True but int('²') raises: these were 500s
+                                    {"page": "\u00b2"}, {"min_salary": "5\u00b2"}, {"posted_within": "\u00b3"},
+                                    {"page": "\u0661"}])  # an Arabic-Indic 1 is not a page number either
 def test_bad_search_parameters_are_a_400_page_that_names_them(board, params):
     r = Client().get(reverse("jobs:list"), params)
     assert r.status_code == 400

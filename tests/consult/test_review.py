@@ -61,6 +61,26 @@ def test_an_answer_the_assistant_is_unsure_of_waits_for_review_then_goes_edited(
     assert len(relay.to(coder.email)) == 1 and Outbound.objects.count() == 1
 
 
+def test_an_edited_answer_s_html_part_is_sanitised_like_every_page(gateway, relay, coder, staff, client):
+    """The mail's HTML went through markdown-it alone (a third renderer): a remote image (a tracking pixel) and
+    a page-level <h1> reached the coder. It now goes through medcode.markup like job ads and chat answers."""
+    from consultkit import SITE
+
+    gateway.send(question(UNSURE, sender=coder.email))
+    drain()
+    client.force_login(staff)
+    edited = ("# Answer\n\nUse **Z00.00** ([its page](/codes/icd10cm/Z00.00)). ![pixel](https://t.example/p.gif) "
+              "<img src=x onerror=alert(1)> [bad](javascript:alert(2))")
+    response = client.post(f"/consults/review/{_pending().pk}/", {"action": "approve", "markdown": edited})
+    assert response.status_code == 302
+    drain()
+    html = relay.one(coder.email).get_body(preferencelist=("html",)).get_content()
+    assert "<h3>Answer</h3>" in html and "<h1>Answer" not in html
+    assert f'<a href="{SITE.rstrip("/")}/codes/icd10cm/Z00.00">its page</a>' in html
+    assert "<img" not in html and "t.example" not in html and "pixel" in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html and 'href="javascript' not in html
+
+
 def test_review_by_plan_and_by_site_setting(settings, gateway, relay, coder, staff, client):
     settings.MEDCODE_CONSULT_REVIEW_PLANS = ["paid"]
     coder.plan = "paid"

@@ -32,6 +32,27 @@ def test_my_consults_lists_threads_messages_and_status(gateway, relay, coder, cl
     assert thread.count("answered") >= 2 and "reply sent" in thread
 
 
+def test_a_worker_killed_while_drafting_leaves_no_empty_thread(relay, coder, client):
+    """The thread was created before the draft but linked only when the mail was finished: a worker killed
+    in between (the assistant is the slow part) left an empty thread in My consults and the mail, processed
+    again, started a second one. Replayed here: the killed worker's state, then the restart."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    result = actions.intake(question("Is E11.9 billable?", sender=coder.email, subject="Diabetes").as_bytes(),
+                            mail_from=coder.email, rcpts=[actions.configured()[0]])
+    inbound = Inbound.objects.get(pk=result.inbound_id)
+    actions._thread(inbound, coder)  # where the killed worker got to
+    Inbound.objects.filter(pk=inbound.pk).update(status="processing", lease_until=timezone.now() - timedelta(1))
+    drain()  # the queued task runs on a fresh worker; its claim has lapsed
+    assert "E11.9 is billable" in relay.one(coder.email).get_body(preferencelist=("plain",)).get_content()
+    (thread,) = Consult.objects.filter(user=coder)
+    assert list(thread.inbound.values_list("status", flat=True)) == ["answered"]
+    client.force_login(coder)
+    assert f'href="/consults/{thread.pk}/"' in client.get("/consults/").content.decode()
+
+
 def test_a_thread_is_only_its_owners(gateway, relay, coder, client, django_user_model):
     gateway.send(question("Is E11.9 billable?", sender=coder.email))
     drain()

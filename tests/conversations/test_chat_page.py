@@ -259,3 +259,16 @@ def test_a_policy_section_page(client, book):
     if children:
         html = client.get("/references/cms-claims-processing-ch12/100").content.decode()
         assert f'href="/references/cms-claims-processing-ch12/{children[0].ref}"' in html
+
+
+def test_a_policy_section_page_is_shared_cacheable_only_for_guests(client, book):
+    """A signed-in visitor's copy holds their account links and a CSRF token: `private` (it was `public`)."""
+    if not book.reference_sources():
+        pytest.skip("this codebook holds no policy texts")
+    r = client.get("/references/ncci-policy-manual/I.E")
+    assert r.status_code == 200 and r["Cache-Control"] == "public, max-age=3600"
+    assert 'name="csrfmiddlewaretoken"' not in r.content.decode()
+    client.force_login(make_user())
+    r = client.get("/references/ncci-policy-manual/I.E")
+    assert r.status_code == 200 and 'name="csrfmiddlewaretoken"' in r.content.decode()
+    assert "public" not in r["Cache-Control"] and "private" in r["Cache-Control"]

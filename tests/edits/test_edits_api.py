@@ -95,6 +95,9 @@ def test_defaults_and_a_clean_claim(client, book):
     ({"lines": [{"code": "29880-59"}]}, 422, "validation_error", "carries more than a code"),
     ({"lines": [{"code": "29881"}, {"code": "29881"}]}, 422, "validation_error", "same service"),
     ({"lines": [29881]}, 422, "validation_error", "lines"),
+    # a misspelt field was dropped and the claim checked without it (1 unit, today's date)
+    ({"lines": [{"code": "29881", "unit": 5}]}, 422, "validation_error", "lines.0.unit"),
+    ({"lines": [{"code": "29881"}], "dos": WHEN}, 422, "validation_error", "payload.dos"),
 ])
 def test_bad_requests(client, body, status, code, where):
     err = error_of(post(client, body), status, code)
@@ -112,6 +115,20 @@ def test_bodies_that_are_not_a_claim(client):
     error_of(post(client, "[]", raw=True), 422, "validation_error")
     error_of(post(client, "x" * 3_000_000, raw=True), 413, "too_large")
     error_of(client.get(URL), 405, "method_not_allowed")
+
+
+def test_a_large_bad_body_gets_a_small_answer(client):
+    """Every bad item was a problem of its own: 300,000 modifiers (1.5 MB) got a 45 MB answer after seconds of
+    work. Too many modifiers or lines is now one problem, and the API lists at most 50 details."""
+    r = post(client, {"lines": [{"code": "29881", "modifiers": ["5"] * 100_000}]})
+    err = error_of(r, 422, "validation_error")
+    assert "100,000 modifiers" in err["message"] and len(r.content) < 2_000
+    r = post(client, {"lines": [{"code": 1}] * 100_000})
+    err = error_of(r, 422, "validation_error")
+    assert "100,000 lines" in err["message"] and len(err["details"]) == 1
+    r = post(client, {"lines": [{"code": "29881", "modifiers": [5] * 1_000}]})  # 1,000 type errors
+    err = error_of(r, 422, "validation_error")
+    assert len(err["details"]) == 50 and err["details_omitted"] == 950 and len(r.content) < 20_000
 
 
 def test_not_metered_but_rate_limited(client, settings):

@@ -146,6 +146,8 @@ def test_add_a_line_without_javascript(csrf_client):
 @pytest.mark.parametrize("data, message", [
     (rows(("29881", "", "0")), "units must be at least 1"),
     (rows(("29881", "", "lots")), "whole number"),
+    (rows(("29881", "", "\u00b2")), "whole number"),  # '²'.isdigit() is True, int('²') raised: a 500
+    (rows(("29881", "", "\u0661\u0662")), "whole number"),  # Arabic-Indic 12: not read as units
     (rows(("29881", "5", "")), "two letters or digits"),
     (rows(("", "59", "")), "the code is missing"),
     (rows(("29881", "", ""), date="2026-02-30"), "not a date"),

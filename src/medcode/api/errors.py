@@ -18,6 +18,8 @@ from medcode.codebook.dates import BadDate
 
 log = logging.getLogger("medcode.api")
 
+# A body with thousands of bad items gets the first ones: the answer must not be far larger than the request.
+MAX_DETAILS = 50
 STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                 405: "method_not_allowed", 413: "too_large", 422: "validation_error", 429: "too_many_requests",
                 500: "internal_error", 503: "unavailable"}
@@ -58,8 +60,9 @@ def install_handlers(api: NinjaAPI) -> None:
 
     def validation(request, exc: ValidationError):
         details = [{"loc": [str(x) for x in e.get("loc", ())], "msg": str(e.get("msg", "")),
-                    "type": str(e.get("type", ""))} for e in exc.errors]
-        return error_response(422, "validation_error", _describe_validation(exc.errors), details=details)
+                    "type": str(e.get("type", ""))} for e in exc.errors[:MAX_DETAILS]]
+        more = {"details_omitted": len(exc.errors) - MAX_DETAILS} if len(exc.errors) > MAX_DETAILS else {}
+        return error_response(422, "validation_error", _describe_validation(exc.errors), details=details, **more)
 
     def authentication(request, exc: AuthenticationError):
         return error_response(401, "unauthorized", "a valid API key is required: Authorization: Bearer <key>")

@@ -52,7 +52,7 @@ def _limit(value: str | None) -> int:
     if value is None or value == "":
         return 10
     text = value.strip()
-    if not text.lstrip("-").isdigit() or len(text) > 12:
+    if not (text.isascii() and text.lstrip("-").isdigit()) or len(text) > 12:  # str.isdigit() takes '²'
         raise ApiError(400, "bad_limit", f"limit must be a whole number from 1 to {MAX_LIMIT}")
     return int(text)
 

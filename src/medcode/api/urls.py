@@ -6,6 +6,10 @@ from django.http import Http404, JsonResponse
 from django.urls import path, re_path, reverse
 
 from . import search as _search  # noqa: F401  registers GET /api/v1/search on the v1 NinjaAPI
+from medcode.careers import api as _jobs  # noqa: F401  GET /api/v1/jobs and /api/v1/jobs/{id}
+from . import edits as _edits  # noqa: F401  POST /api/v1/edits/check (the claim edit checker)
+from . import assistant as _assistant  # noqa: F401  POST /api/v1/assistant/ask (and /ask/stream)
+from . import case2code as _case2code  # noqa: F401  POST /api/v1/case2code (clinical note -> codes)
 from .errors import error_response
 from .v1 import api
 

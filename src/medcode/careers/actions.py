@@ -14,6 +14,7 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core import signing
 from django.db import IntegrityError, transaction
 from django.urls import reverse
@@ -130,17 +131,26 @@ def create_job(user, data: dict) -> Job:
     employer = employer_of(user)
     if employer is None:
         raise NotAllowed("Create your employer profile first.")
-    now = timezone.now()
     limit = settings.MEDCODE_JOBS_POSTS_PER_DAY
-    recent = list(Job.objects.filter(employer=employer, created__gte=now - timedelta(days=1))
-                  .order_by("created").values_list("created", flat=True)[:limit])
-    if len(recent) >= limit:
-        wait = int((recent[0] + timedelta(days=1) - now).total_seconds()) + 1
-        raise RateLimited(f"You can post {limit} jobs a day; try again later.", max(1, wait))
-    job = Job(employer=employer)
-    _fill(job, data)
-    job.save()
+    with transaction.atomic():
+        _lock_employer(employer)
+        now = timezone.now()
+        recent = list(Job.objects.filter(employer=employer, created__gte=now - timedelta(days=1))
+                      .order_by("created").values_list("created", flat=True)[:limit])
+        if len(recent) >= limit:
+            wait = int((recent[0] + timedelta(days=1) - now).total_seconds()) + 1
+            raise RateLimited(f"You can post {limit} jobs a day; try again later.", max(1, wait))
+        job = Job(employer=employer, created=now)
+        _fill(job, data)
+        job.save()
     return job
+
+
+def _lock_employer(employer: Employer) -> None:
+    """Counted limits are checked and written one request at a time per employer (inside a transaction):
+    parallel requests all counting before any wrote would each pass the limit. (SQLite: the IMMEDIATE
+    transaction already holds the write lock.)"""
+    Employer.objects.select_for_update().filter(pk=employer.pk).first()
 
 
 def update_job(job: Job, user, data: dict) -> Job:
@@ -155,19 +165,23 @@ def update_job(job: Job, user, data: dict) -> Job:
 def publish(job: Job, user) -> Job:
     """Draft -> published (an approved employer) or pending (a new employer's first posts wait for staff)."""
     _own(job, user)
-    if job.status not in (JobStatus.DRAFT,):
-        raise NotAllowed(f"This job is {job.get_status_display().lower()}; only a draft can be published.")
-    now = timezone.now()
-    employer = job.employer
-    if employer.approved:
-        _go_live(job, now)
-    else:
-        pending = Job.objects.filter(employer=employer, status=JobStatus.PENDING).count()
-        if pending >= settings.MEDCODE_JOBS_PENDING_MAX:
-            raise RateLimited(f"{pending} of your posts are waiting for review; publish more once they are "
-                              "approved.", 3600)
-        job.status, job.submitted_at = JobStatus.PENDING, now
-        job.save(update_fields=["status", "submitted_at", "updated"])
+    with transaction.atomic():
+        _lock_employer(job.employer)
+        job.refresh_from_db(fields=["status"])  # as it is now that no other publish of this employer runs
+        if job.status not in (JobStatus.DRAFT,):
+            raise NotAllowed(f"This job is {job.get_status_display().lower()}; only a draft can be published.")
+        now = timezone.now()
+        employer = job.employer
+        employer.refresh_from_db(fields=["approved"])
+        if employer.approved:
+            _go_live(job, now)
+        else:
+            pending = Job.objects.filter(employer=employer, status=JobStatus.PENDING).count()
+            if pending >= settings.MEDCODE_JOBS_PENDING_MAX:
+                raise RateLimited(f"{pending} of your posts are waiting for review; publish more once they are "
+                                  "approved.", 3600)
+            job.status, job.submitted_at = JobStatus.PENDING, now
+            job.save(update_fields=["status", "submitted_at", "updated"])
     return job
 
 
@@ -251,27 +265,39 @@ def apply(job: Job, user, *, cover_note: str, upload, name: str = "") -> Applica
         raise NotAllowed("This employer takes applications on its own site.")
     if job.employer.user_id == user.pk:
         raise NotAllowed("You cannot apply to your own job.")
-    if Application.objects.filter(job=job, applicant=user).exists():
-        raise AlreadyApplied("You have already applied to this job.")
-    now = timezone.now()
-    limit = settings.MEDCODE_JOBS_APPLICATIONS_PER_HOUR
-    if Application.objects.filter(applicant=user, created__gte=now - timedelta(hours=1)).count() >= limit:
-        raise RateLimited(f"You can send {limit} applications an hour; try again later.", 3600)
+    _may_apply(job, user)  # before the file is stored; again below, where it counts
     kind = files.resume_kind(upload, upload.size)
     upload.seek(0)
     path = storage.save("resumes", iter(lambda: upload.read(64 * 1024), b""), f".{kind}")
     try:
         with transaction.atomic():
+            # one application at a time per seeker: parallel submits cannot all pass the hourly limit
+            get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+            now = _may_apply(job, user)
             application = Application.objects.create(
                 job=job, applicant=user, cover_note=cover_note, resume_path=path, resume_kind=kind,
                 resume_size=upload.size, resume_name=_display_name(name, kind), created=now, status_changed=now)
     except IntegrityError:  # a second submit that raced the first
         storage.delete(path)
         raise AlreadyApplied("You have already applied to this job.") from None
+    except JobsError:
+        storage.delete(path)
+        raise
     emails.send("application_received", job.employer.user.email, f"New application: {job.title}", job=job,
                 application=application,
                 application_url=emails.site_url(reverse("jobs:application", args=[application.pk])))
     return application
+
+
+def _may_apply(job: Job, user):
+    """AlreadyApplied or RateLimited, else the time it was checked."""
+    if Application.objects.filter(job=job, applicant=user).exists():
+        raise AlreadyApplied("You have already applied to this job.")
+    now = timezone.now()
+    limit = settings.MEDCODE_JOBS_APPLICATIONS_PER_HOUR
+    if Application.objects.filter(applicant=user, created__gte=now - timedelta(hours=1)).count() >= limit:
+        raise RateLimited(f"You can send {limit} applications an hour; try again later.", 3600)
+    return now
 
 
 def _display_name(name: str, kind: str) -> str:

@@ -109,7 +109,7 @@ def _per_page(value: str | None) -> int:
     if value is None or value == "":
         return job_search.PER_PAGE
     text = value.strip()
-    if not text.isdigit() or len(text) > 6 or not 1 <= int(text) <= MAX_PER_PAGE:
+    if not (text.isascii() and text.isdigit()) or len(text) > 6 or not 1 <= int(text) <= MAX_PER_PAGE:
         raise ApiError(400, "bad_request", f"per_page must be a whole number from 1 to {MAX_PER_PAGE}")
     return int(text)
 
@@ -164,7 +164,7 @@ def list_jobs(request: HttpRequest, response: HttpResponse,
          openapi_extra=_OPENAPI_EXTRA)
 def get_job(request: HttpRequest, response: HttpResponse, job_id: str):
     caller: Caller = request.auth
-    if not job_id.isdigit() or len(job_id) > 18:
+    if not (job_id.isascii() and job_id.isdigit()) or len(job_id) > 18:
         raise ApiError(400, "bad_request", "the job id is a whole number")
     job = Job.objects.open().select_related("employer").filter(pk=int(job_id)).first()
     if job is None:

@@ -1,9 +1,7 @@
-"""Job descriptions: Markdown in, safe HTML out.
+"""Job descriptions: Markdown in, safe HTML out, through the site's one renderer (medcode.markup).
 
-markdown-it-py renders CommonMark with raw HTML off (typed tags show as text) and refuses
-javascript:/vbscript:/data: links; nh3 then keeps only a short list of tags and attributes,
-http(s)/mailto links, and marks links nofollow/noopener. Headings move down two levels so a
-description's "# Title" sits under the page's own h1 and h2.
+Raw HTML shows as text, http(s)/mailto links only, marked nofollow/noopener (posters are strangers),
+headings under the page's own, remote images as their alt text.
 """
 
 from __future__ import annotations
@@ -11,34 +9,19 @@ from __future__ import annotations
 import html
 
 import nh3
-from markdown_it import MarkdownIt
+
+from medcode import markup
 
 MAX_MARKDOWN = 20_000
-
-TAGS = {"p", "br", "strong", "em", "del", "ul", "ol", "li", "a", "h3", "h4", "h5", "h6", "blockquote",
-        "code", "pre", "hr", "table", "thead", "tbody", "tr", "th", "td"}
-ATTRIBUTES = {"a": {"href", "title"}, "th": {"align"}, "td": {"align"}, "ol": {"start"}}
-URL_SCHEMES = {"http", "https", "mailto"}
-
-_md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable(
-    ["table", "strikethrough"])
+LINK_REL = "nofollow noopener noreferrer ugc"
 
 
 def render(text: str) -> str:
-    tokens = _md.parse(text or "")
-    for tok in tokens:
-        if tok.type in ("heading_open", "heading_close"):
-            tok.tag = f"h{min(6, int(tok.tag[1]) + 2)}"
-        for child in tok.children or ():
-            if child.type == "image":  # no remote images in a posting (tracking pixels): the alt text
-                child.type, child.tag, child.attrs, child.children = "text", "", {}, None
-    html = _md.renderer.render(tokens, _md.options, {})
-    return sanitize(html)
+    return markup.render(text, url_schemes=markup.WEB_SCHEMES, link_rel=LINK_REL)
 
 
 def sanitize(html: str) -> str:
-    return nh3.clean(html, tags=TAGS, attributes=ATTRIBUTES, url_schemes=URL_SCHEMES,
-                     link_rel="nofollow noopener noreferrer ugc", strip_comments=True)
+    return markup.sanitize(html, url_schemes=markup.WEB_SCHEMES, link_rel=LINK_REL)
 
 
 def plain(text: str, limit: int = 300) -> str:

@@ -124,7 +124,7 @@ def _whole(text: str, name: str, low: int, high: int, errors: dict) -> int | Non
     if text == "":
         return None
     cleaned = text.replace(",", "").replace("_", "")
-    if not cleaned.isdigit() or len(cleaned) > 12:
+    if not (cleaned.isascii() and cleaned.isdigit()) or len(cleaned) > 12:  # not '²' or '١'
         errors[name] = f"must be a whole number from {low} to {high:,}"
         return None
     value = int(cleaned)

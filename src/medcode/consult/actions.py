@@ -276,7 +276,12 @@ def _thread(inbound: Inbound, user) -> Consult:
     if inbound.consult_id:
         return inbound.consult
     subject = _SUBJECT_PREFIX.sub("", inbound.subject).strip() or question_of(inbound)[:80]
-    return Consult.objects.create(user=user, subject=subject[:500])
+    # linked at once: a worker killed before _finish (while the assistant drafts) must not leave an empty
+    # thread in My consults and start a second one when the mail is processed again
+    with transaction.atomic():
+        consult = Consult.objects.create(user=user, subject=subject[:500])
+        Inbound.objects.filter(pk=inbound.pk).update(consult=consult)
+    return consult
 
 
 def _reserve_quota(inbound: Inbound, user) -> bool:
@@ -352,11 +357,11 @@ def absolutize_markdown(text: str) -> str:
 
 
 def markdown_html(text: str) -> str:
-    """The answer's markdown as HTML; raw HTML in it is escaped, never passed through."""
-    from markdown_it import MarkdownIt
+    """The answer's markdown as the mail's HTML, by the site's one renderer: raw HTML escaped, a short
+    list of tags, http(s)/mailto links only, no remote images (the reviewer may have edited it)."""
+    from medcode import markup
 
-    return MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table").render(
-        absolutize_markdown(text))
+    return markup.render(absolutize_markdown(text), url_schemes=markup.WEB_SCHEMES)
 
 
 def reply_subject(subject: str) -> str:

@@ -12,6 +12,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 
+from medcode.accounts.views import post_only
+
 from . import actions
 from .models import Consult, DeliveryAttempt, Draft, Inbound, Outbound
 
@@ -27,16 +29,6 @@ def staff_only(view):
         return view(request, *args, **kwargs)
 
     return never_cache(wrapper)
-
-
-def post_only(view):
-    @functools.wraps(view)
-    def wrapper(request, *args, **kwargs):
-        if request.method != "POST":
-            return HttpResponseNotAllowed(["POST"])
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 def _messages_of(consults):
@@ -121,8 +113,7 @@ def review(request: HttpRequest, pk: int) -> HttpResponse:
 @staff_only
 def deliveries(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status", "")
-    replies = (Outbound.objects.select_related("inbound").annotate(tries=Count("delivery_attempts"))
-               .order_by("-created", "-pk"))
+    replies = Outbound.objects.defer("text_body", "html_body").order_by("-created", "-pk")  # the log shows neither
     if status in Outbound.Status.values:
         replies = replies.filter(status=status)
     else:

@@ -83,8 +83,9 @@ def clean_question(raw) -> str:
     if len(raw) > MAX_QUESTION_CHARS:
         raise AskError(413, "too_long", f"the question is {len(raw):,} characters long; at most "
                                         f"{MAX_QUESTION_CHARS:,} are allowed")
-    # NUL and other control characters (PostgreSQL cannot store NUL); newlines and tabs stay
-    text = "".join(ch for ch in raw if ch in "\n\t" or unicodedata.category(ch) != "Cc").strip()
+    # NUL and other control characters (PostgreSQL cannot store NUL) and lone surrogates (JSON's "\ud800"
+    # decodes to one; no database can store it); newlines and tabs stay
+    text = "".join(ch for ch in raw if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs")).strip()
     if not text:
         raise AskError(422, "empty_question", "the question is empty: ask something, e.g. \"What is K21.9?\"")
     return text

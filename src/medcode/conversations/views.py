@@ -202,7 +202,8 @@ def reference(request: HttpRequest, source: str, ref: str) -> HttpResponse:
            "parent": parent, "children": b.reference_children(source, section.ref),
            "page_title": f"{section.label} {section.title}".strip()}
     response = render(request, "conversations/reference.html", ctx)
-    response["Cache-Control"] = "public, max-age=3600"
+    # a signed-in visitor's copy carries their account links and a CSRF token: never for shared caches
+    response["Cache-Control"] = f"{'private' if request.user.is_authenticated else 'public'}, max-age=3600"
     return response
 
 

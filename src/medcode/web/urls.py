@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import search_views, views
+from . import case2code_views, edits_views, search_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -14,4 +14,6 @@ urlpatterns = [
     path("guidelines/<str:ref>", views.guideline, name="guideline"),
     path("search", search_views.search_page, name="search"),
     path("search/suggest", search_views.suggest, name="search_suggest"),
+    path("edits/check", edits_views.check, name="edits_check"),
+    path("case2code", case2code_views.case2code, name="case2code"),
 ]
