@@ -64,6 +64,11 @@ bench: install
 	$(PY) bench/search_eval.py
 	$(PY) bench/pages.py
 	$(PY) bench/edits.py
+	$(PY) bench/assistant.py
+	$(PY) bench/assistant_eval.py
+	$(PY) bench/case2code.py
+	$(PY) bench/case2code_eval.py
+	$(PY) bench/consult.py
 
 clean:
 	rm -rf $(VENV) build .cache .pytest_cache
