@@ -96,3 +96,26 @@ def test_section_references_link_when_asked():
 def test_empty_and_none():
     assert link_codes("", resolve) == ""
     assert link_codes(None, resolve) == ""
+
+
+def _resolve_titled(ref: Ref):
+    """A resolver that gives some links a title, with characters that must be escaped."""
+    target = resolve(ref)
+    if target is not None and ref.start == "Z79.4":
+        return target + "?a=1&b='2'", 'long-term "insulin" <use>'
+    return target
+
+
+@pytest.mark.parametrize("text", [
+    "use (E08.-), (O24.4-) & (Z79.4) <not> \"Q99.9\" or 'E11'",
+    "ranges (E00-E07), (N18.1-N18.6), (I70.2--I70.7-), (F11.-F17.-), (K85-K86.-), (S12.0--S12.6.-)",
+    "a range whose ends exist alone: (E10-E13) and (E87.8-E87.9) and (Q00-Q01)",
+    "&E11& <E11> \"E11\" 'E11' E11&amp; M51.1.- x<P70-P74>y",
+    "no code at all: 5 < 6 & 'quotes' \"double\"",
+    "", "E11", "(T40)",
+])
+def test_the_one_pass_linker_writes_what_the_general_one_does(text):
+    """link_codes without section references takes a one-pass path (escape, then replace references in the
+    escaped text); with a sections resolver that never matches it takes the general path. Same output."""
+    for resolver in (resolve, _resolve_titled):
+        assert link_codes(text, resolver) == link_codes(text, resolver, lambda ref: None)

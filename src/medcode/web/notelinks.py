@@ -65,6 +65,8 @@ def link_codes(text: str, resolve: Resolver, sections: Callable[[str], str | Non
     codes. ``sections(ref)`` does the same for "Section I.B.10" references when given.
     """
     text = text or ""
+    if sections is None:
+        return _link_refs(text, resolve)
     spans: list[tuple[int, int, str]] = []
     for a, b, ref in iter_refs(text):
         target = resolve(ref)
@@ -94,3 +96,32 @@ def link_codes(text: str, resolve: Resolver, sections: Callable[[str], str | Non
         pos = b
     out.append(html.escape(text[pos:]))
     return "".join(out)
+
+
+def _link_refs(text: str, resolve: Resolver) -> str:
+    """link_codes without section references, in one pass: the text is escaped first and the references
+    are replaced in the escaped text. The same result, because a reference is made of characters
+    escaping leaves alone, and what escaping writes (&amp; &lt; &gt; &quot; &#x27;) holds no upper-case
+    letter to start a reference and ends in ";", which is no more a letter or digit than the character
+    it replaced (so the boundaries around a reference are unchanged)."""
+    def link(m: re.Match) -> str:
+        written, start, end = m.group(0), m.group("start"), m.group("end")
+        target = resolve(Ref(written, start, end, bool(m.group("tail"))))
+        if target is not None:
+            href, title = target if isinstance(target, tuple) else (target, None)
+            return _a(href, written, title)
+        if end is None:
+            return written
+        # a range that does not resolve as a whole: link each end that exists on its own
+        sep = written.index(end, len(start))
+        out = []
+        for code in (start, end):
+            single = resolve(Ref(code, code, None, False))
+            if single is None:
+                out.append(code)
+            else:
+                href, title = single if isinstance(single, tuple) else (single, None)
+                out.append(_a(href, code, title))
+        return out[0] + written[len(start):sep] + out[1] + written[sep + len(end):]
+
+    return _REF.sub(link, html.escape(text))

@@ -19,6 +19,7 @@ AMA license (the code is then known by number from the CMS files that list it).
 
 from __future__ import annotations
 
+import functools
 import html
 import itertools
 import re
@@ -39,6 +40,7 @@ from medcode.codebook.codes import CPT, HCPCS, ICD10CM, ICD10PCS, MODIFIER, POS,
 from medcode.codebook.record import CPT_NOTICE, code_record, locality_payment
 
 from .notelinks import Ref, iter_refs, link_codes
+from .templatetags.codepage import time_tag
 
 # Headings as the Tabular prints them (the kinds are storage keys, not words).
 NOTE_LABELS = {
@@ -119,9 +121,17 @@ class Links:
     def code(self, system: str, code: str) -> str:
         return self._base("code", system) + code + self.query
 
+    def code_path(self, system: str, code: str) -> str:
+        """The code's page for today (no date of service in the address)."""
+        return self._base("code", system) + code
+
     def browse(self, system: str, node: str | None = None) -> str:
         if node is None:
-            return reverse("browse_system", args=[system]) + self.query
+            key = (self._script, "browse_system", system)
+            root = self._prefixes.get(key)
+            if root is None:
+                root = self._prefixes[key] = reverse("browse_system", args=[system])
+            return root + self.query
         return self._base("browse_node", system) + node + self.query
 
     def guideline(self, ref: str) -> str:
@@ -143,6 +153,12 @@ def level_name(system: str, code: str, kind: str) -> str:
     return code
 
 
+@functools.lru_cache(maxsize=65536)
+def _cm(code: str) -> str:
+    """normalize(code, ICD10CM), remembered: note text names the same few thousand codes again and again."""
+    return normalize(code, ICD10CM)
+
+
 class CodeResolver:
     """Resolves references in note text to the pages that exist, for one system and date.
     A range leads to its block when there is one, else to its first code."""
@@ -161,9 +177,9 @@ class CodeResolver:
     def __call__(self, ref: Ref):
         if self.system != ICD10CM:
             return None
-        start = normalize(ref.start, ICD10CM)
+        start = _cm(ref.start)
         if ref.is_range:
-            block = f"{start}-{normalize(ref.end, ICD10CM)}"
+            block = f"{start}-{_cm(ref.end)}"
             if self.exists(block):
                 return self.links.code(self.system, block), f"block {block}"
             chapter = chapter_ranges(self.book).get(block)
@@ -245,7 +261,23 @@ def guideline_index(book: Book) -> tuple[dict[str, gl.Section], dict[str, list[s
     return found
 
 
+def guideline_children(book: Book) -> dict[str, list[gl.Section]]:
+    """Each guideline section's subsections, in order (instead of a scan of every section per page)."""
+    memo = _book_memo(book)
+    found = memo.get("guideline_children")
+    if found is None:
+        found = {}
+        for s in guideline_index(book)[0].values():
+            found.setdefault(s.parent, []).append(s)
+        memo["guideline_children"] = found
+    return found
+
+
 # --- the code page -----------------------------------------------------------------------------------
+
+# Parts of the public context only some codes have (the templates test them with {% if %}).
+_PUBLIC_OPTIONAL = ("billable_below", "seventh", "axes", "code_row", "grid", "children", "cpt_notice", "by_number")
+
 
 @dataclass
 class CodeParts:
@@ -259,6 +291,27 @@ class CodeParts:
 def _esc(text) -> str:
     """What the templates' autoescape does to a value (Django's escape: & < > " ')."""
     return html.escape(str(text), quote=True)
+
+
+def _text(value) -> str:
+    """A value as ``{{ value }}`` writes it in a template (for the values the code page shows: text,
+    numbers, None; markup already safe is kept as it is)."""
+    if isinstance(value, SafeString):
+        return value
+    return html.escape(str(value), quote=True)
+
+
+def _time_tag(value) -> str:
+    """``{{ value|time_tag }}`` of the code page templates."""
+    return time_tag(value) if isinstance(value, date) else _text(value)
+
+
+def _links_ul(items: list[dict], cls: str) -> SafeString:
+    """``<ul class="...">`` of ``<li><a href><span class="code">code</span> title</a></li>`` (lists of codes
+    run to hundreds of items: built here rather than in a template loop)."""
+    return SafeString(f'<ul class="{cls}">' + "".join(
+        f'<li><a href="{_text(c["href"])}"><span class="code">{_text(c["code"])}</span> {_text(c["title"])}</a></li>'
+        for c in items) + "</ul>")
 
 
 def _iso(d):
@@ -306,14 +359,18 @@ def _build_code_parts(book: Book, system: str, code: str, when: date, explicit_d
         "family": system in HCPCS_FAMILY,
         "heading_code": level_name(system, rec["code"], rec["kind"]),
         "crumbs": crumbs,
+        "crumbs_html": SafeString("".join(
+            f'<a href="{_esc(c["href"])}" title="{_esc(c["title"])}">{_esc(c["label"])}</a> › ' for c in crumbs)),
         "effective_from": _date(rec["effective"]["from"]),
         "effective_to": _date(rec["effective"]["to"]),
         "date_of_service": when,
+        "date_of_service_iso": when.isoformat(),  # (the date filter is slow: it formats through DateFormat)
         "explicit_date": explicit_date,
-        "self_path": Links(None).code(system, rec["code"]),
+        "self_path": links.code_path(system, rec["code"]),
         "plain": [resolve.html(p) for p in rec["plain_language"].split("\n\n") if p.strip()],
         "browse_href": links.browse(system, rec["code"]) if rec["kind"] in BROWSE_LEVELS.get(system, ()) else None,
     }
+    public["plain_html"] = SafeString("".join(f"<p>{p}</p>" for p in public["plain"]))
 
     # what to report instead of a header
     below = rec.get("billable_below") or []
@@ -321,6 +378,7 @@ def _build_code_parts(book: Book, system: str, code: str, when: date, explicit_d
     if below and not is_table:
         public["billable_below"] = [{"href": links.code(system, c["code"]), **c} for c in below]
         public["billable_below_more"] = len(below) >= 50
+        public["billable_below_html"] = _links_ul(public["billable_below"], "plain cols")
 
     # the 7th-character table with the concrete codes it makes
     sevenths = book.seventh_characters(system, rec["code"], at) if rec["seventh_characters"] else []
@@ -337,6 +395,17 @@ def _build_code_parts(book: Book, system: str, code: str, when: date, explicit_d
                          "current": concrete == rec["code"]})
         origin = sevenths[0].origin
         origin_code = book.find(system, origin, at)
+        for r in rows:
+            cell = ""
+            if any_code:
+                if r["current"]:
+                    cell = f'<td><span class="code" aria-current="page">{_text(r["code"])}</span> (this code)</td>'
+                elif r["href"]:
+                    cell = f'<td><a class="code" href="{_esc(r["href"])}">{_esc(r["code"])}</a></td>'
+                else:
+                    cell = '<td><span class="muted">no such code</span></td>'
+            r["item"] = SafeString(f'<tr><th scope="row" class="code">{_text(r["char"])}</th>'
+                                   f'<td>{_text(r["meaning"])}</td>{cell}</tr>')
         public["seventh"] = {"rows": rows, "has_codes": any_code, "origin": origin,
                              "origin_word": KIND_WORDS.get(origin_code.kind, "code") if origin_code else "code",
                              "origin_href": links.code(system, origin), "base": base}
@@ -355,12 +424,18 @@ def _build_code_parts(book: Book, system: str, code: str, when: date, explicit_d
             titles = {c["code"]: c["title"] for c in rec["children"]}
             public["table"] = pcs["table"]
             public["grid"] = _pcs_rows(pcs["table"], None, titles, links)
+            for row in public["grid"]:
+                row["codes_html"] = _links_ul(row["codes"], "plain cols")
             listed = {c["code"] for row in public["grid"] for c in row["codes"]}
             public["unlisted_children"] = [{"href": links.code(system, c["code"]), **c}
                                            for c in rec["children"] if c["code"] not in listed]
 
     if not is_table:
         public["children"] = [{"href": links.code(system, c["code"]), **c} for c in rec["children"]]
+        public["children_html"] = SafeString('<ul class="plain">' + "".join(
+            f'<li><a class="code" href="{_esc(c["href"])}">{_esc(c["code"])}</a> {_text(c["title"])}'
+            + ("" if c.get("billable") else ' <span class="muted">(header)</span>') + "</li>"
+            for c in public["children"]) + "</ul>")
     if system in HCPCS_FAMILY:
         public.update(_family_public(book, rec, links))
 
@@ -371,21 +446,27 @@ def _build_code_parts(book: Book, system: str, code: str, when: date, explicit_d
     for sib in public["siblings"]:
         sib["item"] = SafeString(f'<a href="{_esc(sib["href"])}"><span class="code">{_esc(sib["label"])}</span> '
                                 f'{_esc(sib["title"])}</a>')
+    public["siblings_html"] = SafeString("".join(f"<li>{s['item']}</li>" for s in public["siblings"]))
     public["siblings_more"] = max(0, len(sibs) - SIBLINGS_SHOWN)
     parent = rec["hierarchy"][0] if rec["hierarchy"] else None
     public["parent"] = ({"href": links.code(system, parent["code"]),
                          "label": level_name(system, parent["code"], parent["kind"]),
                          "word": KIND_WORDS.get(parent["kind"], "")} if parent else None)
 
+    for name in _PUBLIC_OPTIONAL:  # a name the template asks for and misses costs it an exception or four
+        public.setdefault(name, None)
+
     gated = {
         "rec": rec,
         "system": system,
         "family": system in HCPCS_FAMILY,
         "edits": _edits(book, rec, when, links, explicit_date, locality) if rec.get("edits") else None,
-        "notes": _notes(rec, system, resolve, links),
+        "notes": (notes := _notes(rec, system, resolve, links)),
+        "notes_html": _notes_html(notes),
         "guidelines": _guidelines(book, rec, chapter, links) if system == ICD10CM else None,
         "index_entries": _index_entries(rec, system, resolve, links),
         "crosswalks": rec.get("crosswalks") or {},
+        "crosswalks_html": _crosswalk_rows(rec.get("crosswalks") or {}),
         "history": _history(book, rec),
     }
     return CodeParts(found.title, public, gated)
@@ -475,7 +556,7 @@ def _edits(book: Book, rec: dict, when: date, links: Links, explicit_date: date 
         "locality": locality,
         "locality_label": chosen,
         "explicit_date": explicit_date,
-        "self_path": Links(None).code(rec["system"], me),
+        "self_path": links.code_path(rec["system"], me),
     }
 
 
@@ -520,6 +601,32 @@ def _notes(rec: dict, system: str, resolve: CodeResolver, links: Links) -> list[
     return groups
 
 
+def _notes_html(groups: list[dict]) -> SafeString:
+    """The notes section's groups as the template wrote them (a page has dozens of notes)."""
+    return SafeString("".join(f'\n<h3>{_text(g["label"])}</h3>\n<ul>'
+                              + "".join(f"<li>{n['item']}</li>" for n in g["notes"]) + "</ul>\n" for g in groups))
+
+
+def _crosswalk_rows(crosswalks: dict) -> dict:
+    """The GEMs tables' rows (a code can map to dozens)."""
+    def match(x: dict, full: bool) -> str:
+        if full and x.get("no_map"):
+            return "no equivalent"
+        if full and x.get("combination"):
+            return (f'combination (scenario {_text(x.get("scenario", ""))}, '
+                    f'choice list {_text(x.get("choice_list", ""))})')
+        return "approximate" if x.get("approximate") else "identical"
+
+    return {
+        "icd9cm": SafeString("".join(
+            f'<tr><td class="code">{_text(x.get("code") or "no map")}</td><td>{_text(x.get("title") or "")}</td>'
+            f'<td>{match(x, True)}</td></tr>' for x in crosswalks.get("icd9cm") or [])),
+        "from_icd9cm": SafeString("".join(
+            f'<tr><td class="code">{_text(x.get("code", ""))}</td><td>{_text(x.get("title") or "")}</td>'
+            f'<td>{match(x, False)}</td></tr>' for x in crosswalks.get("from_icd9cm") or [])),
+    }
+
+
 def _guidelines(book: Book, rec: dict, chapter: dict | None, links: Links) -> dict | None:
     sections, mentions = guideline_index(book)
     if not sections:
@@ -530,7 +637,7 @@ def _guidelines(book: Book, rec: dict, chapter: dict | None, links: Links) -> di
         if top is not None:
             out["chapter"] = _sec(top, links)
             out["release"] = top.release
-            out["subsections"] = [_sec(s, links) for s in sections.values() if s.parent == top.ref]
+            out["subsections"] = [_sec(s, links) for s in guideline_children(book).get(top.ref, ())]
     keys = [rec["code"]] + [h["code"] for h in rec["hierarchy"] if h["kind"] != "chapter"]
     seen: list[str] = []
     for k in keys:
@@ -540,6 +647,9 @@ def _guidelines(book: Book, rec: dict, chapter: dict | None, links: Links) -> di
     out["mentions"] = [_sec(sections[r], links) for r in seen[:GUIDELINE_MENTIONS_SHOWN]]
     out["mentions_more"] = max(0, len(seen) - GUIDELINE_MENTIONS_SHOWN)
     out["mention_codes"] = keys
+    for name in ("subsections", "mentions"):
+        out[name + "_html"] = SafeString("".join(f'<li><a href="{_text(x["href"])}">{_text(x["name"])}</a></li>'
+                                                 for x in out[name]))
     if out["release"] is None and out["mentions"]:
         out["release"] = sections[seen[0]].release
     if not out["chapter"] and not out["mentions"]:
@@ -572,7 +682,12 @@ def _index_entries(rec: dict, system: str, resolve: CodeResolver, links: Links) 
                 _esc(e["path"]) + (f' <span class="muted">[{_esc(e["column"])}]</span>' if e["column"] else "")
                 + (f' \u2192 <span class="code">{item["code_html"]}</span>' if item["code_html"] else ""))
             groups.setdefault(e["source"], []).append(item)
-    return [{"source": s, "label": INDEX_SOURCES.get(s, s), "entries": items} for s, items in groups.items()]
+    out = [{"source": s, "label": INDEX_SOURCES.get(s, s), "entries": items, "entries_html": None}
+           for s, items in groups.items()]
+    if system != ICD10PCS:
+        for g in out:
+            g["entries_html"] = SafeString("".join(f"<li>{e['item']}</li>" for e in g["entries"]))
+    return out
 
 
 def _history(book: Book, rec: dict) -> dict:
@@ -607,7 +722,12 @@ def _history(book: Book, rec: dict) -> dict:
                      "previous_title": prev["title"] if prev and v["title"] != prev["title"] else None})
         prev = v
     last_end = _date(versions[-1]["valid_to"]) if versions else None
-    return {"rows": rows, "deleted_after": last_end}
+    rows_html = SafeString("".join(
+        f'<tr><td>{_time_tag(h["from"])}</td><td>{_time_tag(h["to"]) if h["to"] else "now"}</td><td>{_text(h["title"])}'
+        + (f'<br><span class="muted">was: {_text(h["previous_title"])}</span>' if h["previous_title"] else "")
+        + f'</td><td>{"yes" if h["billable"] else "no"}</td><td>{_text(h["release"])}</td>'
+        f'<td>{"; ".join(_text(c) for c in h["changes"])}</td></tr>' for h in rows))
+    return {"rows": rows, "rows_html": rows_html, "deleted_after": last_end}
 
 
 # --- browse ------------------------------------------------------------------------------------------
@@ -643,6 +763,7 @@ def build_browse(book: Book, system: str, node: str | None, when: date, explicit
 
 # --- guidelines ----------------------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=4096)
 def section_name(ref: str, title: str) -> str:
     """How a guideline section is cited: "Section I.C.4.a Diabetes mellitus", "Appendix I ...", "Introduction"."""
     if re.match(r"^(I|II|III|IV)(\.|$)", ref):
