@@ -17,7 +17,7 @@ from medcode.codebook.schema import DDL
 from medcode.codebook.sources import icd10cm_addenda
 from medcode.codebook.writer import BuildContext, SourceFile
 
-from conftest import shared
+from shared_data import shared
 
 BEFORE, AFTER = "2026-09-30", "2026-10-01"
 _LINE = re.compile(r"^(Add|Delete|Revise from|Revise to):\s+(\S+)\s+(.*?)\s*$")

@@ -16,7 +16,7 @@ import pytest
 from medcode.codebook import open_book
 from medcode.codebook.sources.icd10cm_tabular import package_default
 
-from conftest import shared
+from shared_data import shared
 
 
 def medcode(home: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:

@@ -9,7 +9,7 @@ from medcode.codebook.build import build
 from medcode.codebook.errors import SourceError
 from medcode.codebook.writer import SourceFile
 
-from conftest import shared
+from shared_data import shared
 
 
 @pytest.fixture(autouse=True)

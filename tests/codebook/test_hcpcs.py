@@ -25,7 +25,7 @@ from medcode.codebook.record import code_record
 from medcode.codebook.sources import detect, hcpcs_anweb, hcpcs_attributes, hcpcs_list, hcpcs_noc, modifiers, pos
 from medcode.codebook.writer import SourceFile, sha256_of
 
-from conftest import shared
+from shared_data import shared
 
 # CMS HCPCS record layout: field -> (first column, last column[, width of one occurrence])
 LAYOUT = {

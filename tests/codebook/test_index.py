@@ -20,7 +20,7 @@ from medcode.codebook.errors import NoRelease, SourceError
 from medcode.codebook.sources.icd10cm_index import Navigator, lookup_keys, normalize_index_code
 from medcode.codebook.writer import SourceFile
 
-from conftest import shared
+from shared_data import shared
 
 FOLDER = "icd10cm-2025-index-tables"
 APRIL_2026 = "2026-05-01"  # inside FY2026 (April 2026 tabular), before the FY2027 addenda

@@ -15,7 +15,7 @@ from medcode.codebook.build import build
 from medcode.codebook.record import code_record
 from medcode.codebook.sources import detect, modifiers, pos
 
-from conftest import shared
+from shared_data import shared
 from test_hcpcs import (MODIFIERS_2024, POS_2024, anweb_records, field, full_hcpcs_book_path, iso8, list_2025,
                         long_of, modifiers_2024, synthetic_cm, ws)
 

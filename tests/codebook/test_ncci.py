@@ -25,7 +25,7 @@ from medcode.codebook.schema import DDL
 from medcode.codebook.sources import detect, ncci_aoc, ncci_mue, ncci_ptp
 from medcode.codebook.writer import BuildContext, SourceFile
 
-from conftest import book_folder, shared
+from shared_data import book_folder, shared
 
 RELEASE = date(2024, 7, 1)
 PTP_CSV = {"practitioner": "ncci_ptp_prac_pairs.csv.gz", "hospital": "ncci_ptp_out_pairs.csv.gz"}

@@ -18,7 +18,7 @@ from medcode.codebook.errors import SourceError
 from medcode.codebook.record import code_record
 from medcode.codebook.sources import detect, icd10pcs_definitions, icd10pcs_index, icd10pcs_tables
 from medcode.codebook.writer import SourceFile
-from conftest import shared
+from shared_data import shared
 
 FY2026 = "2026-03-01"  # a date of service inside FY2026 (Oct 2025 - Sep 2026)
 

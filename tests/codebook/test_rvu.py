@@ -21,7 +21,7 @@ from medcode.codebook.sources import detect, pfs_gpci, pfs_rvu
 from medcode.codebook.sources.pfs_rvu import payment_amount
 from medcode.codebook.writer import BuildContext, SourceFile
 
-from conftest import shared
+from shared_data import shared
 
 APRIL = "2026-05-01"
 
