@@ -56,13 +56,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def send_mail_to(sink: Sink, settings, site_url: str = "http://testserver") -> Sink:
+    """Point Django's SMTP backend (pytest-django's `settings`) at the sink, emptied."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", sink.port
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.SITE_URL = site_url
+    sink.clear()
+    return sink
+
+
 @contextmanager
-def running_sink():
-    """A started sink (its port in .port), stopped on exit."""
+def running_sink(port: int | None = None):
+    """A started sink (its port in .port; a free one unless given), stopped on exit."""
     from aiosmtpd.controller import Controller
 
     sink = Sink()
-    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
+    controller = Controller(sink, hostname="127.0.0.1", port=free_port() if port is None else port)
     controller.start()
     sink.port = controller.port
     try:

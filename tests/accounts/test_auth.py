@@ -21,7 +21,7 @@ from django.db import close_old_connections
 from django.test import Client, RequestFactory
 from django.urls import resolve, reverse
 
-from mailsink import running_sink
+from mailsink import running_sink, send_mail_to
 from medcode.accounts import throttle, tokens
 from medcode.accounts.models import ApiKey, MeterView, User
 
@@ -59,13 +59,7 @@ def fast_argon2(settings):
 @pytest.fixture(autouse=True)
 def smtp(smtp_sink, settings):
     """Django's SMTP backend pointed at the sink, emptied for every test."""
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_sink.port
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.SITE_URL = "http://testserver"
-    smtp_sink.clear()
-    yield smtp_sink
+    yield send_mail_to(smtp_sink, settings)
 
 
 @pytest.fixture(autouse=True)

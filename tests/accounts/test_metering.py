@@ -3,41 +3,27 @@ Django adapter (accounts by plan, guests by signed cookie plus hashed address)."
 
 from __future__ import annotations
 
-import threading
 import uuid
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
-from django.db import connection, connections
+from django.db import connection
 from django.http import HttpResponse
 from django.utils import timezone
 
 from medcode.accounts import metering
 from medcode.accounts.models import MeterView, User
+from threadrace import race
+from windowkit import REDIS_URL, redis_store, run_sqlite_race
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 CM = "icd10cm"
-
-
-def _redis_or_skip():
-    try:
-        import redis
-
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except Exception as exc:  # noqa: BLE001 - any failure means "not here"
-        pytest.skip(f"Redis not reachable at {REDIS_URL}: {exc}")
 
 
 @pytest.fixture
 def redis_meter():
     """A Redis meter under a prefix of its own; its keys are deleted afterwards."""
-    _redis_or_skip()
-    meter = metering.RedisMeter(REDIS_URL, prefix=f"medcode-test:{uuid.uuid4().hex}:meter:")
-    yield meter
-    keys = list(meter.client.scan_iter(match=meter.prefix + "*"))
-    if keys:
-        meter.client.delete(*keys)
+    yield from redis_store(metering.RedisMeter, "meter")
 
 
 @pytest.fixture(params=["db", "redis"])
@@ -166,24 +152,7 @@ def test_database_rows_and_prune():
 # --- concurrency --------------------------------------------------------------------------------
 
 def _race(meter, subjects: list[str], n: int, quota: int) -> list[metering.Decision]:
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-
-    def worker(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = metering.decide(subjects, CM, f"Z{i:02d}.0", quota, 30, backend=meter)
-        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
-            results[i] = exc
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return results
+    return race(n, lambda i: metering.decide(subjects, CM, f"Z{i:02d}.0", quota, 30, backend=meter))
 
 
 @pytest.mark.django_db(transaction=True)
@@ -229,17 +198,7 @@ print(json.dumps({"results": out, "rows": MeterView.objects.filter(subject="user
 
 def test_concurrent_unlocks_never_exceed_the_quota_sqlite_file(tmp_path):
     """The embedded default (an SQLite file, IMMEDIATE transactions, busy timeout) under threads."""
-    import json
-    import os
-    import subprocess
-    import sys
-
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(MEDCODE_HOME=str(tmp_path), DJANGO_SETTINGS_MODULE="medcode.site.settings")
-    proc = subprocess.run([sys.executable, "-c", _SQLITE_RACE], env=env, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    doc = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert doc["vendor"] == "sqlite"
+    doc = run_sqlite_race(tmp_path, _SQLITE_RACE)
     assert all(isinstance(r, list) for r in doc["results"]), doc["results"]
     assert sum(r[0] for r in doc["results"]) == 5
     assert sorted(r[1] for r in doc["results"] if r[0]) == [0, 1, 2, 3, 4]

@@ -3,43 +3,25 @@ and who is counted: accounts by plan, guests by signed cookie plus hashed addres
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import threading
 import uuid
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
-from django.db import connection, connections
+from django.db import connection
 from django.utils import timezone
 
 from medcode.accounts import metering, quotas
 from medcode.accounts.models import FeatureUse, User
+from threadrace import race
+from windowkit import redis_store, run_sqlite_race
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 DAY = 86400
-
-
-def _redis_or_skip():
-    try:
-        import redis
-
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
-    except Exception as exc:  # noqa: BLE001 - any failure means "not here"
-        pytest.skip(f"Redis not reachable at {REDIS_URL}: {exc}")
 
 
 @pytest.fixture
 def redis_quota():
-    _redis_or_skip()
-    store = quotas.RedisQuota(REDIS_URL, prefix=f"medcode-test:{uuid.uuid4().hex}:quota:")
-    yield store
-    keys = list(store.client.scan_iter(match=store.prefix + "*"))
-    if keys:
-        store.client.delete(*keys)
+    yield from redis_store(quotas.RedisQuota, "quota")
 
 
 @pytest.fixture(params=["db", "redis"])
@@ -201,26 +183,13 @@ def test_the_documented_defaults():
 # --- concurrency ------------------------------------------------------------------------------
 
 def _race(store, who: quotas.Who, n: int, feature: str = "assistant") -> list:
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-
-    def worker(i: int) -> None:
+    def use(i: int):
         try:
-            barrier.wait()
-            results[i] = quotas.consume(who, feature, backend=store).remaining
+            return quotas.consume(who, feature, backend=store).remaining
         except quotas.QuotaExceeded:
-            results[i] = "refused"
-        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
-            results[i] = exc
-        finally:
-            connections.close_all()
+            return "refused"
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return results
+    return race(n, use)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -271,10 +240,5 @@ print(json.dumps({"results": out, "vendor": connections["default"].vendor}))
 
 def test_concurrent_uses_never_exceed_the_limit_sqlite_file(tmp_path):
     """The embedded default (an SQLite file, IMMEDIATE transactions, busy timeout) under threads."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(MEDCODE_HOME=str(tmp_path), DJANGO_SETTINGS_MODULE="medcode.site.settings")
-    proc = subprocess.run([sys.executable, "-c", _SQLITE_RACE], env=env, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    doc = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert doc["vendor"] == "sqlite"
+    doc = run_sqlite_race(tmp_path, _SQLITE_RACE)
     assert sorted(map(str, doc["results"])) == ["0", "1", "2"] + ["refused"] * 5, doc["results"]

@@ -9,10 +9,9 @@ import re
 import uuid
 
 import pytest
+from apikit import assert_error, key_for, post_json
 from scripted_llm import llm_server  # noqa: F401  (fixture)
 
-from medcode.accounts import apikeys
-from medcode.accounts.models import User
 from medcode.assistant import MAX_QUESTION_CHARS
 from medcode.conversations.models import Conversation, Exchange
 
@@ -36,24 +35,7 @@ def isolation(settings, db):
 
 
 def post(client, body, url=ASK, key: str | None = None, addr: str = "203.0.113.20", raw: bool = False, **extra):
-    headers = {"REMOTE_ADDR": addr, **extra}
-    if key:
-        headers["HTTP_AUTHORIZATION"] = f"Bearer {key}"
-    data = body if raw else json.dumps(body)
-    return client.post(url, data, content_type="application/json", **headers)
-
-
-def key_for(plan: str = "free") -> str:
-    user = User.objects.create_user(f"{plan}-{uuid.uuid4().hex[:8]}@example.com", None, plan=plan,
-                                    email_verified=True)
-    return apikeys.create_key(user, "test")[1]
-
-
-def assert_error(r, status: int, code: str) -> dict:
-    assert r.status_code == status, r.content
-    doc = r.json()
-    assert set(doc) == {"error"} and doc["error"]["code"] == code and doc["error"]["message"]
-    return doc["error"]
+    return post_json(client, url, body, key, addr, raw, **extra)
 
 
 def events(r) -> list[tuple[str, dict]]:

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from jobkit import JOB_DATA, PASSWORD, client_for
-from mailsink import running_sink
+from mailsink import running_sink, send_mail_to
 
 
 @pytest.fixture(autouse=True)
@@ -38,13 +38,7 @@ def smtp_sink():
 
 @pytest.fixture(autouse=True)
 def mailbox(smtp_sink, settings):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_sink.port
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.SITE_URL = "http://testserver"
-    smtp_sink.clear()
-    return smtp_sink
+    return send_mail_to(smtp_sink, settings)
 
 
 # --- people and jobs --------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 import jobfiles
 from jobkit import client_for, form_data, upload
+from threadrace import race
 from medcode.careers import actions
 from medcode.careers.models import Application, Employer, Job
 
@@ -312,28 +313,14 @@ def test_a_new_employer_cannot_queue_many_posts_for_review(employer_user, settin
 
 def _in_parallel(n: int, work) -> list[str]:
     """work(i) in n threads released together (each its own connection): 'ok' or the JobsError's class name."""
-    import threading
-
-    from django.db import connections
-
-    barrier, out = threading.Barrier(n), []
-
-    def run(i):
+    def call(i):
         try:
-            barrier.wait()
             work(i)
-            out.append("ok")
+            return "ok"
         except actions.JobsError as exc:
-            out.append(type(exc).__name__)
-        finally:
-            connections.close_all()
+            return type(exc).__name__
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return sorted(out)
+    return sorted(map(str, race(n, call)))
 
 
 @pytest.mark.django_db(transaction=True)

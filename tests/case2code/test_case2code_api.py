@@ -6,10 +6,9 @@ import json
 import uuid
 
 import pytest
+from apikit import assert_error, key_for, post_json
 from c2c_helpers import DATE, check_invariants
 
-from medcode.accounts import apikeys
-from medcode.accounts.models import User
 from medcode.case2code import MAX_CHARS
 
 URL = "/api/v1/case2code"
@@ -29,24 +28,7 @@ def isolation(settings, db):
 
 
 def post(client, body, key: str | None = None, addr: str = "203.0.113.40", raw: bool = False, **extra):
-    headers = {"REMOTE_ADDR": addr, **extra}
-    if key:
-        headers["HTTP_AUTHORIZATION"] = f"Bearer {key}"
-    data = body if raw else json.dumps(body)
-    return client.post(URL, data, content_type="application/json", **headers)
-
-
-def key_for(plan: str) -> str:
-    user = User.objects.create_user(f"{plan}-{uuid.uuid4().hex[:8]}@example.com", None, plan=plan,
-                                    email_verified=True)
-    return apikeys.create_key(user, "test")[1]
-
-
-def assert_error(r, status: int, code: str) -> dict:
-    assert r.status_code == status, r.content
-    doc = r.json()
-    assert set(doc) == {"error"} and doc["error"]["code"] == code and doc["error"]["message"]
-    return doc["error"]
+    return post_json(client, URL, body, key, addr, raw, **extra)
 
 
 def test_the_contract(client, book):

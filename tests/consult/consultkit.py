@@ -4,29 +4,18 @@ from __future__ import annotations
 
 import smtplib
 import time
-from contextlib import contextmanager
 from email.message import EmailMessage
 from email.utils import make_msgid
 
-from mailsink import Sink, free_port  # noqa: F401
+from mailsink import Sink, free_port, running_sink  # noqa: F401
 
 CONSULT = "consult@medcode.test"
 SITE = "https://medcode.test"
 
 
-@contextmanager
 def sink_on(port: int):
     """An aiosmtpd sink on a given port (the relay coming back where it was)."""
-    from aiosmtpd.controller import Controller
-
-    sink = Sink()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    sink.port = controller.port
-    try:
-        yield sink
-    finally:
-        controller.stop()
+    return running_sink(port)
 
 
 class Gateway:

@@ -85,6 +85,68 @@ def _ceil_seconds(delta: timedelta) -> int:
     return max(1, math.ceil(delta.total_seconds()))
 
 
+# --- plumbing shared with quotas.py (both count per-subject events in a sliding window) -------------
+
+def lock_subjects(using: str, namespace: str, subjects: list[str]) -> None:
+    """Serialise deciders per subject until the transaction ends (PostgreSQL advisory locks).
+
+    SQLite: the transaction began with BEGIN IMMEDIATE (settings), so it already holds the
+    database's write lock; without it, a racing writer fails instead of over-counting."""
+    conn = connections[using]
+    if conn.vendor == "postgresql":
+        with conn.cursor() as cur:
+            for s in sorted(set(subjects)):  # one order everywhere: no deadlocks
+                key = int.from_bytes(hashlib.sha256(f"{namespace}{s}".encode()).digest()[:8], "big", signed=True)
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
+def retry_after(seen: dict[str, list[datetime]], limit: int, window: timedelta, now: datetime) -> int | None:
+    """Seconds until every full subject has room for one more event; None when the limit is 0."""
+    if limit <= 0:
+        return None
+    waits = []
+    for times in seen.values():
+        if len(times) >= limit:
+            times = sorted(times)
+            waits.append(times[len(times) - limit] + window - now)  # that one must expire first
+    return _ceil_seconds(max(waits)) if waits else None
+
+
+_redis_clients: dict[str, object] = {}
+_redis_clients_lock = threading.Lock()
+
+
+def redis_client(url: str):
+    """One client (and its connection pool) per URL for the process."""
+    with _redis_clients_lock:
+        client = _redis_clients.get(url)
+        if client is None:
+            import redis
+
+            client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
+            _redis_clients[url] = client
+    return client
+
+
+def redis_ms(when: datetime) -> int:
+    return int(when.timestamp() * 1000)
+
+
+def redis_wait_seconds(wait_ms) -> int | None:
+    """A Lua script's wait in ms (negative: none) as whole seconds, at least 1."""
+    return None if int(wait_ms) < 0 else max(1, math.ceil(int(wait_ms) / 1000))
+
+
+def redis_remaining(client, keys: list[str], limit: int, window: timedelta, now: datetime) -> int:
+    """The smallest room left over the keys' sorted sets (scores in ms) within the window."""
+    low = f"({redis_ms(now - window)}"
+    with client.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.zcount(key, low, "+inf")
+        counts = pipe.execute()
+    return max(0, min(limit - int(n) for n in counts))
+
+
 # --- backends ---------------------------------------------------------------------------------
 
 class DatabaseMeter:
@@ -92,18 +154,6 @@ class DatabaseMeter:
 
     def __init__(self, using: str | None = None):
         self.using = using or router.db_for_write(MeterView)
-
-    def _lock(self, subjects: list[str]) -> None:
-        """Serialise deciders per subject until the transaction ends."""
-        conn = connections[self.using]
-        if conn.vendor == "postgresql":
-            with conn.cursor() as cur:
-                for s in sorted(set(subjects)):  # one order everywhere: no deadlocks
-                    key = int.from_bytes(hashlib.sha256(b"medcode-meter:" + s.encode()).digest()[:8], "big",
-                                         signed=True)
-                    cur.execute("SELECT pg_advisory_xact_lock(%s)", [key])
-        # SQLite: the transaction began with BEGIN IMMEDIATE (settings), so it already holds the
-        # database's write lock; without it, a racing writer fails instead of over-counting.
 
     def _live(self, subjects: list[str], cutoff: datetime):
         return (MeterView.objects.using(self.using)
@@ -114,7 +164,7 @@ class DatabaseMeter:
                now: datetime) -> Decision:
         cutoff = now - window
         with transaction.atomic(using=self.using):
-            self._lock(subjects)
+            lock_subjects(self.using, "medcode-meter:", subjects)
             seen: dict[str, list[datetime]] = {s: [] for s in subjects}
             already = False
             for subject, sys_id, c, first_seen in self._live(subjects, cutoff):
@@ -124,7 +174,7 @@ class DatabaseMeter:
             if already:
                 return Decision(True, max(0, left), True, None)
             if left <= 0:
-                return Decision(False, 0, False, _retry_after(seen, quota, window, now))
+                return Decision(False, 0, False, retry_after(seen, quota, window, now))
             MeterView.objects.using(self.using).bulk_create(
                 [MeterView(subject=s, system=system, code=code, first_seen=now) for s in subjects],
                 update_conflicts=True, unique_fields=["subject", "system", "code"], update_fields=["first_seen"])
@@ -142,18 +192,6 @@ class DatabaseMeter:
     def prune(self, window: timedelta, now: datetime) -> int:
         """Delete unlocks that have left the window; returns how many."""
         return MeterView.objects.using(self.using).filter(first_seen__lte=now - window).delete()[0]
-
-
-def _retry_after(seen: dict[str, list[datetime]], quota: int, window: timedelta, now: datetime) -> int | None:
-    """Seconds until every full subject has room for one more unlock."""
-    if quota <= 0:
-        return None
-    waits = []
-    for times in seen.values():
-        if len(times) >= quota:
-            times = sorted(times)
-            waits.append(times[len(times) - quota] + window - now)  # that one must expire first
-    return _ceil_seconds(max(waits)) if waits else None
 
 
 _LUA_DECIDE = """
@@ -199,43 +237,23 @@ return {1, left - 1, 0, -1}
 class RedisMeter:
     """One sorted set per subject (member ``system:code``, score = first seen in ms)."""
 
-    _clients: dict[str, object] = {}
-    _lock = threading.Lock()
-
     def __init__(self, url: str, prefix: str = "medcode:meter:"):
         self.prefix = prefix
-        with self._lock:
-            client = self._clients.get(url)
-            if client is None:
-                import redis
-
-                client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
-                self._clients[url] = client
-        self.client = client
-        self._script = client.register_script(_LUA_DECIDE)
+        self.client = redis_client(url)
+        self._script = self.client.register_script(_LUA_DECIDE)
 
     def _keys(self, subjects: list[str]) -> list[str]:
         return [self.prefix + s for s in subjects]
-
-    @staticmethod
-    def _ms(when: datetime) -> int:
-        return int(when.timestamp() * 1000)
 
     def decide(self, subjects: list[str], system: str, code: str, quota: int, window: timedelta,
                now: datetime) -> Decision:
         window_ms = int(window.total_seconds() * 1000)
         allowed, left, already, wait = self._script(
-            keys=self._keys(subjects), args=[self._ms(now), window_ms, f"{system}:{code}", quota])
-        retry = None if wait < 0 else max(1, math.ceil(int(wait) / 1000))
-        return Decision(bool(allowed), int(left), bool(already), None if allowed else retry)
+            keys=self._keys(subjects), args=[redis_ms(now), window_ms, f"{system}:{code}", quota])
+        return Decision(bool(allowed), int(left), bool(already), None if allowed else redis_wait_seconds(wait))
 
     def remaining(self, subjects: list[str], quota: int, window: timedelta, now: datetime) -> int:
-        low = f"({self._ms(now - window)}"
-        with self.client.pipeline(transaction=False) as pipe:
-            for key in self._keys(subjects):
-                pipe.zcount(key, low, "+inf")
-            counts = pipe.execute()
-        return max(0, min(quota - int(n) for n in counts))
+        return redis_remaining(self.client, self._keys(subjects), quota, window, now)
 
     def forget(self, subjects: list[str]) -> None:
         if subjects:

@@ -26,16 +26,14 @@ overrides. An unreachable Redis falls back to the database (logged), never a 500
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import secrets
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connections, router, transaction
+from django.db import router, transaction
 from django.utils import timezone
 
 from . import metering
@@ -120,16 +118,6 @@ class DatabaseQuota:
     def __init__(self, using: str | None = None):
         self.using = using or router.db_for_write(FeatureUse)
 
-    def _lock(self, subjects: list[str], feature: str) -> None:
-        conn = connections[self.using]
-        if conn.vendor == "postgresql":
-            with conn.cursor() as cur:
-                for s in sorted(set(subjects)):  # one order everywhere: no deadlocks
-                    key = int.from_bytes(hashlib.sha256(f"medcode-quota:{feature}:{s}".encode()).digest()[:8],
-                                         "big", signed=True)
-                    cur.execute("SELECT pg_advisory_xact_lock(%s)", [key])
-        # SQLite: BEGIN IMMEDIATE (settings) already holds the write lock
-
     def _times(self, subjects: list[str], feature: str, cutoff: datetime) -> dict[str, list[datetime]]:
         seen: dict[str, list[datetime]] = {s: [] for s in subjects}
         for subject, at in (FeatureUse.objects.using(self.using)
@@ -141,13 +129,13 @@ class DatabaseQuota:
     def consume(self, subjects: list[str], feature: str, limit: int, window: timedelta, now: datetime):
         cutoff = now - window
         with transaction.atomic(using=self.using):
-            self._lock(subjects, feature)
+            metering.lock_subjects(self.using, f"medcode-quota:{feature}:", subjects)
             rows = FeatureUse.objects.using(self.using)
             rows.filter(subject__in=subjects, feature=feature, at__lte=cutoff).delete()  # keep the table small
             seen = self._times(subjects, feature, cutoff)
             left = min(limit - len(v) for v in seen.values())
             if left <= 0:
-                return False, 0, _retry_after(seen, limit, window, now)
+                return False, 0, metering.retry_after(seen, limit, window, now)
             rows.bulk_create([FeatureUse(subject=s, feature=feature, at=now) for s in subjects])
             return True, left - 1, None
 
@@ -160,18 +148,6 @@ class DatabaseQuota:
 
     def prune(self, window: timedelta, now: datetime) -> int:
         return FeatureUse.objects.using(self.using).filter(at__lte=now - window).delete()[0]
-
-
-def _retry_after(seen: dict[str, list[datetime]], limit: int, window: timedelta, now: datetime) -> int | None:
-    """Seconds until every full subject has room for one more use."""
-    if limit <= 0:
-        return None
-    waits = []
-    for times in seen.values():
-        if len(times) >= limit:
-            times = sorted(times)
-            waits.append(times[len(times) - limit] + window - now)
-    return max(1, math.ceil(max(waits).total_seconds())) if waits else None
 
 
 _LUA_CONSUME = """
@@ -209,42 +185,23 @@ return {1, left - 1, -1}
 class RedisQuota:
     """One sorted set per subject and feature (a unique member per use, scored by time in ms)."""
 
-    _clients: dict[str, object] = {}
-    _guard = threading.Lock()
-
     def __init__(self, url: str, prefix: str = "medcode:quota:"):
         self.prefix = prefix
-        with self._guard:
-            client = self._clients.get(url)
-            if client is None:
-                import redis
-
-                client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
-                self._clients[url] = client
-        self.client = client
-        self._script = client.register_script(_LUA_CONSUME)
+        self.client = metering.redis_client(url)
+        self._script = self.client.register_script(_LUA_CONSUME)
 
     def _keys(self, subjects: list[str], feature: str) -> list[str]:
         return [f"{self.prefix}{feature}:{s}" for s in subjects]
 
-    @staticmethod
-    def _ms(when: datetime) -> int:
-        return int(when.timestamp() * 1000)
-
     def consume(self, subjects: list[str], feature: str, limit: int, window: timedelta, now: datetime):
-        member = f"{self._ms(now)}:{secrets.token_hex(6)}"
+        member = f"{metering.redis_ms(now)}:{secrets.token_hex(6)}"
         allowed, left, wait = self._script(keys=self._keys(subjects, feature),
-                                           args=[self._ms(now), int(window.total_seconds() * 1000), limit, member])
-        retry = None if int(wait) < 0 else max(1, math.ceil(int(wait) / 1000))
-        return bool(allowed), int(left), None if allowed else retry
+                                           args=[metering.redis_ms(now), int(window.total_seconds() * 1000), limit,
+                                                 member])
+        return bool(allowed), int(left), None if allowed else metering.redis_wait_seconds(wait)
 
     def remaining(self, subjects: list[str], feature: str, limit: int, window: timedelta, now: datetime) -> int:
-        low = f"({self._ms(now - window)}"
-        with self.client.pipeline(transaction=False) as pipe:
-            for key in self._keys(subjects, feature):
-                pipe.zcount(key, low, "+inf")
-            counts = pipe.execute()
-        return max(0, min(limit - int(n) for n in counts))
+        return metering.redis_remaining(self.client, self._keys(subjects, feature), limit, window, now)
 
     def forget(self, subjects: list[str]) -> None:
         keys = [k for s in subjects for k in self.client.scan_iter(match=f"{self.prefix}*:{s}")]

@@ -386,14 +386,18 @@ def notes(b: Builder) -> Answer:
                       f"{hit.origin}).")
         for kind in kinds:
             if kind in NOTE_GUIDELINE and grouped.get(kind) and b.intent != "notes":
-                ref, terms = NOTE_GUIDELINE[kind]
-                gl = b.book.reference_section(ICD10CM_GUIDELINES, ref)
-                quote = best_sentences(gl.text, content_stems(terms), n=1) if gl is not None else []
-                if quote:
-                    b.say("", f"> {quote[0]} (guideline {gl.ref}, {gl.title})")
-                    b.fact(quote[0], f"{gl.release} {gl.ref}")
-                    b.cite(gl.release, gl.label, section_url(gl.source, gl.ref))
+                _quote_guideline(b, *NOTE_GUIDELINE[kind])
     return b.done()
+
+
+def _quote_guideline(b: Builder, ref: str, terms: str) -> None:
+    """Quote the ICD-10-CM guideline section's sentence that best fits the terms, if any, and cite it."""
+    gl = b.book.reference_section(ICD10CM_GUIDELINES, ref)
+    quote = best_sentences(gl.text, content_stems(terms), n=1) if gl is not None else []
+    if quote:
+        b.say("", f"> {quote[0]} (guideline {gl.ref}, {gl.title})")
+        b.fact(quote[0], f"{gl.release} {gl.ref}")
+        b.cite(gl.release, gl.label, section_url(gl.source, gl.ref))
 
 
 def _origin_label(b: Builder, origin: str) -> str:
@@ -1316,13 +1320,7 @@ def cm_pair(b: Builder) -> Answer:
     elif "excludes2" in kinds_seen:
         b.say("", f"An Excludes2 note: both may be reported together when the patient has both conditions.")
     for kind in kinds_seen:
-        ref, terms = PAIR_MEANING[kind]
-        gl = b.book.reference_section(ICD10CM_GUIDELINES, ref)
-        quote = best_sentences(gl.text, content_stems(terms), n=1) if gl is not None else []
-        if quote:
-            b.say("", f"> {quote[0]} (guideline {gl.ref}, {gl.title})")
-            b.fact(quote[0], f"{gl.release} {gl.ref}")
-            b.cite(gl.release, gl.label, section_url(gl.source, gl.ref))
+        _quote_guideline(b, *PAIR_MEANING[kind])
     return b.done()
 
 

@@ -25,7 +25,7 @@ from medcode.codebook.references import ICD10CM_GUIDELINES, NCCI_POLICY, Passage
 from medcode.search.text import stem
 
 from .expand import Expansion, expand
-from .text import STOP, sentences, words
+from .text import STOP, clip_sentences, sentences, words
 
 # words of a question that name the code set or ask for a meaning: they say nothing about which passage
 GENERIC = frozenset({"icd", "icd10", "icd10cm", "cm", "10", "9", "mean", "means", "meaning", "code", "codes", "coded",
@@ -430,14 +430,4 @@ def quote(q: Question, text: str, title: str = "", n: int = 2, chunks: list[str]
                                                             sents[i].rstrip().endswith(":")) and \
                 (must is None or must.search(sents[i + 1])):
             picked.append(i + 1)
-    picked.sort()
-    out, total = [], 0
-    for i in picked:
-        s = sents[i]
-        if len(s) > max_chars:
-            s = s[:max_chars].rsplit(" ", 1)[0] + " …"
-        if total + len(s) > max_chars * (n + 1):
-            break
-        out.append(s)
-        total += len(s)
-    return out
+    return clip_sentences(sents, sorted(picked), max_chars, max_chars * (n + 1))

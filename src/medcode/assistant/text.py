@@ -117,13 +117,17 @@ def best_sentences(text: str, query_stems: list[str], n: int = 2, max_chars: int
         if score <= 0 and picked:
             break
         picked.append(i)
-    picked.sort()
+    return clip_sentences(sents, sorted(picked), max_chars, max_chars * n)
+
+
+def clip_sentences(sents: list[str], picked: list[int], max_chars: int, budget: int) -> list[str]:
+    """The picked sentences in order, each cut at a word to max_chars, until the budget is spent."""
     out, total = [], 0
     for i in picked:
         s = sents[i]
         if len(s) > max_chars:
             s = s[:max_chars].rsplit(" ", 1)[0] + " …"
-        if total + len(s) > max_chars * n:
+        if total + len(s) > budget:
             break
         out.append(s)
         total += len(s)
