@@ -275,19 +275,25 @@ def get_backend():
 
 # --- the pure entry points ----------------------------------------------------------------------
 
-def _run(backend, method: str, *args):
-    """Call the backend; when the settings' Redis is unreachable, fall back to the database
-    rather than fail the page (logged: the two keep separate counts while Redis is down)."""
+def run_with_db_fallback(backend, method: str, args: tuple, *, configured, database, what: str):
+    """Call `backend` (or the `configured()` one); when that is Redis and Redis is unreachable, use
+    `database()` instead rather than fail the request (logged: the two keep separate counts while
+    Redis is down). Shared by the code-page meter and the feature quotas."""
     if backend is not None:
         return getattr(backend, method)(*args)
-    backend = get_backend()
+    backend = configured()
     try:
         return getattr(backend, method)(*args)
     except Exception as exc:
-        if not isinstance(backend, RedisMeter) or not _is_redis_error(exc):
+        if isinstance(backend, database) or not _is_redis_error(exc):
             raise
-        log.warning("Redis meter unavailable (%s); using the database meter", exc)
-        return getattr(DatabaseMeter(), method)(*args)
+        log.warning("Redis %s unavailable (%s); using the database", what, exc)
+        return getattr(database(), method)(*args)
+
+
+def _run(backend, method: str, *args):
+    return run_with_db_fallback(backend, method, args, configured=get_backend, database=DatabaseMeter,
+                                what="meter")
 
 
 def _is_redis_error(exc: Exception) -> bool:

@@ -26,7 +26,6 @@ overrides. An unreachable Redis falls back to the database (logged), never a 500
 
 from __future__ import annotations
 
-import logging
 import math
 import secrets
 from dataclasses import dataclass
@@ -38,8 +37,6 @@ from django.utils import timezone
 
 from . import metering
 from .models import FeatureUse
-
-log = logging.getLogger(__name__)
 
 DEFAULT_WINDOW_SECONDS = 86400
 
@@ -222,18 +219,8 @@ def get_backend():
 
 
 def _run(backend, method: str, *args):
-    if backend is not None:
-        return getattr(backend, method)(*args)
-    backend = get_backend()
-    try:
-        return getattr(backend, method)(*args)
-    except Exception as exc:
-        import redis
-
-        if not isinstance(backend, RedisQuota) or not isinstance(exc, redis.RedisError):
-            raise
-        log.warning("Redis quota store unavailable (%s); using the database", exc)
-        return getattr(DatabaseQuota(), method)(*args)
+    return metering.run_with_db_fallback(backend, method, args, configured=get_backend,
+                                         database=DatabaseQuota, what="quota store")
 
 
 # --- entry points -----------------------------------------------------------------------------------
